@@ -1,0 +1,241 @@
+"""Command line: ``session-replay-mcp serve | sandbox | call``.
+
+Only what a command needs is imported, so starting the stdio server stays as fast as the SDK allows.
+Everything this program logs goes to stderr: stdout belongs to the stdio transport (and, for
+``call``, to the tool's answer).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from mcp_server import __version__
+from mcp_server.errors import UserFacingError
+from mcp_server.redact import RedactingFilter
+from mcp_server.settings import ENV_VARS, Settings
+
+if TYPE_CHECKING:
+    from mcp_server.sandbox.server import SandboxServer
+
+logger = logging.getLogger("mcp_server")
+
+# Settings flags mirror the environment variables (flag wins).
+_FLAGS: dict[str, str] = {
+    "logrocket_api_key": "LogRocket API key (prefer the environment variable: flags show in process lists)",
+    "logrocket_app_id": "LogRocket App ID, org/app",
+    "logrocket_api_url": "LogRocket API base URL",
+    "highlight_project_id": "Highlight project id",
+    "highlight_public_graph_url": "Highlight public GraphQL endpoint",
+    "enabled_tools": "comma-separated tools to enable (default: all)",
+    "read_timeout": "seconds to wait for an upstream answer",
+    "allowed_hosts": "comma-separated extra Host names the HTTP transports accept",
+}
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = _parser()
+    # key=value pairs may follow options ("call list_exports --sandbox limit=3"), which argparse leaves over.
+    args, extra = parser.parse_known_args(argv)
+    if extra and (args.command != "call" or any(e.startswith("-") or "=" not in e for e in extra)):
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    if extra:
+        args.pairs = [*args.pairs, *extra]
+    _configure_logging(args.log_level or ("WARNING" if args.command == "call" else "INFO"))
+    try:
+        code = args.handler(args)
+    except UserFacingError as exc:
+        print(f"session-replay-mcp: {exc}", file=sys.stderr)
+        code = 2
+    except KeyboardInterrupt:
+        code = 130
+    sys.exit(code)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="session-replay-mcp", description="MCP server for session-replay data (LogRocket, Highlight.io)."
+    )
+    parser.add_argument("--version", action="version", version=f"session-replay-mcp {__version__}")
+    parser.add_argument(
+        "--log-level",
+        default=os.environ.get("SESSION_REPLAY_MCP_LOG_LEVEL"),
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        help="stderr log level (env SESSION_REPLAY_MCP_LOG_LEVEL; default INFO, WARNING for call)",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the MCP server")
+    serve.add_argument("--transport", choices=["stdio", "streamable-http", "sse"], default="stdio")
+    serve.add_argument("--host", default="127.0.0.1", help="HTTP transports: address to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8000, help="HTTP transports: port (default 8000)")
+    _settings_flags(serve)
+    serve.set_defaults(handler=_serve)
+
+    sandbox = commands.add_parser("sandbox", help="run only the LogRocket API emulator")
+    sandbox.add_argument("--host", default="127.0.0.1")
+    sandbox.add_argument("--port", type=int, default=8090)
+    sandbox.set_defaults(handler=_sandbox)
+
+    call = commands.add_parser("call", help="call one tool through an MCP client and print its answer")
+    call.add_argument("tool", help="tool name, e.g. list_exports")
+    call.add_argument(
+        "pairs", nargs="*", metavar="key=value", help="arguments; values are read as JSON when they can be"
+    )
+    call.add_argument("--json", dest="json_args", help="arguments as one JSON object")
+    call.add_argument("--structured", action="store_true", help="print the structured result (JSON) instead")
+    _settings_flags(call)
+    call.set_defaults(handler=_call)
+    return parser
+
+
+def _settings_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--sandbox", action="store_true", help="start the built-in LogRocket emulator and use it")
+    parser.add_argument("--read-only", action="store_true", help="never register tools that write")
+    group = parser.add_argument_group("settings (each mirrors its environment variable)")
+    for attr, text in _FLAGS.items():
+        flag = "--tools" if attr == "enabled_tools" else "--" + attr.replace("_", "-")
+        group.add_argument(flag, dest=attr, metavar=ENV_VARS[attr], help=text)
+
+
+def _settings(args: argparse.Namespace) -> tuple[Settings, SandboxServer | None]:
+    env = dict(os.environ)
+    for attr in _FLAGS:
+        value = getattr(args, attr, None)
+        if value is not None:
+            env[ENV_VARS[attr]] = value
+    if args.read_only:
+        env[ENV_VARS["read_only"]] = "1"
+    settings = Settings.from_env(env)
+    sandbox_on = args.sandbox or env.get("SESSION_REPLAY_MCP_SANDBOX", "").lower() in ("1", "true", "yes", "on")
+    if not sandbox_on:
+        return settings, None
+    from mcp_server.sandbox.server import SandboxServer
+
+    sandbox = SandboxServer().start()
+    logger.info("%s", sandbox.banner())
+    return sandbox.settings(settings), sandbox
+
+
+def _serve(args: argparse.Namespace) -> int:
+    settings, sandbox = _settings(args)
+    from mcp_server.server import build_server
+
+    server = build_server(settings)
+    try:
+        if args.transport == "stdio":
+            import anyio
+
+            if sys.stdin.isatty():
+                logger.info(
+                    "session-replay-mcp %s is serving MCP on stdio: an MCP client should start it. "
+                    "To try a tool by hand: session-replay-mcp call list_exports --sandbox",
+                    __version__,
+                )
+            anyio.run(server.run_stdio_async)
+        else:
+            import uvicorn
+
+            from mcp_server.http_app import build_http_app
+
+            app = build_http_app(server, settings, args.transport, args.host)
+            path = "/mcp" if args.transport == "streamable-http" else "/sse"
+            logger.info("MCP over %s at http://%s:%d%s", args.transport, args.host, args.port, path)
+            uvicorn.run(app, host=args.host, port=args.port, log_config=None, access_log=False)
+    finally:
+        if sandbox is not None:
+            sandbox.stop()
+    return 0
+
+
+def _sandbox(args: argparse.Namespace) -> int:
+    from mcp_server.sandbox.server import SandboxServer
+
+    SandboxServer(host=args.host, port=args.port).serve_forever()
+    return 0
+
+
+def _call(args: argparse.Namespace) -> int:
+    import anyio
+
+    settings, sandbox = _settings(args)
+    try:
+        return anyio.run(_call_async, settings, args)
+    finally:
+        if sandbox is not None:
+            sandbox.stop()
+
+
+async def _call_async(settings: Settings, args: argparse.Namespace) -> int:
+    from mcp import Client
+
+    from mcp_server.server import build_server
+
+    async with Client(build_server(settings)) as client:
+        tools = {t.name: t for t in (await client.list_tools()).tools}
+        if args.tool not in tools:
+            print(f"Unknown tool {args.tool!r}. Available: {', '.join(sorted(tools))}.", file=sys.stderr)
+            return 2
+        arguments = _arguments(args, tools[args.tool].input_schema)
+        result = await client.call_tool(args.tool, arguments)
+    text = "\n".join(getattr(block, "text", "") for block in result.content)
+    if result.is_error:
+        print(text, file=sys.stderr)
+        return 1
+    if args.structured:
+        print(json.dumps(result.structured_content, indent=2, ensure_ascii=False))
+    else:
+        print(text)
+    return 0
+
+
+def _arguments(args: argparse.Namespace, schema: dict[str, Any]) -> dict[str, Any]:
+    arguments: dict[str, Any] = {}
+    if args.json_args:
+        try:
+            loaded = json.loads(args.json_args)
+        except ValueError as exc:
+            raise UserFacingError(f"--json is not valid JSON: {exc}") from None
+        if not isinstance(loaded, dict):
+            raise UserFacingError("--json must be a JSON object of arguments")
+        arguments.update(loaded)
+    properties = schema.get("properties", {})
+    for pair in args.pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key:
+            raise UserFacingError(f"argument {pair!r} is not key=value")
+        arguments[key] = _value(raw, properties.get(key, {}))
+    return arguments
+
+
+def _value(raw: str, prop: dict[str, Any]) -> Any:
+    """JSON when it parses, except that a bare number or word stays text where the tool takes text."""
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return raw
+    takes_text = "string" in {prop.get("type"), *(o.get("type") for o in prop.get("anyOf", []))}
+    if takes_text and not isinstance(value, str | dict | list) and value is not None:
+        return raw
+    return value
+
+
+def _configure_logging(level: str) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S"))
+    handler.addFilter(RedactingFilter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    # Request lines would carry signed download URLs; our own logs say what matters.
+    for noisy in ("httpx2", "httpcore2", "httpx", "httpcore", "uvicorn.access", "uvicorn.error"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Async adapters for the upstream APIs; they know nothing of MCP."""

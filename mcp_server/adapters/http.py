@@ -1,0 +1,268 @@
+"""The HTTP policy shared by every upstream: timeouts, retries, body limits and failure facts.
+
+Retries use exponential backoff with jitter and honour ``Retry-After``. What may be retried depends
+on whether a repeat is safe: a connection that never opened, or a 429 (the server refused to do the
+work), is always safe to repeat; a 5xx, a timeout or a dropped connection may mean the request was
+processed, so only idempotent calls repeat those. Every call also has an overall deadline, so
+retries never outlast what an MCP host waits for a tool result.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import anyio
+import httpx2
+
+from mcp_server.adapters.errors import UpstreamError
+from mcp_server.render.text import clean_text
+
+logger = logging.getLogger(__name__)
+
+FailureKind = Literal["status", "timeout", "unreachable", "dropped", "too_large"]
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_retries: int = 3
+    base_delay: float = 0.5
+    max_delay: float = 8.0
+    # Longest Retry-After we are willing to sleep through; longer ones end the call with a message.
+    max_retry_after: float = 20.0
+    # Wall-clock budget for one call, retries included.
+    deadline: float = 45.0
+
+
+@dataclass(frozen=True)
+class Failure:
+    """What went wrong with a call, after retries; service adapters turn it into a sentence."""
+
+    kind: FailureKind
+    method: str
+    attempts: int
+    elapsed: float
+    status: int | None = None
+    detail: str | None = None  # upstream's own message, cleaned and shortened
+    retry_after: float | None = None
+    error: str | None = None  # transport error description
+    timeout: float | None = None
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A finished upstream response: status, headers and the whole (decoded, size-capped) body."""
+
+    status: int
+    headers: httpx2.Headers
+    body: bytes
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8", errors="replace")
+
+
+Explain = Callable[[Failure], UpstreamError]
+Sleep = Callable[[float], Awaitable[None]]
+
+MAX_RESPONSE_BYTES = 8 * 1024 * 1024
+_DETAIL_CHARS = 300
+
+
+class HttpPolicy:
+    """One long-lived ``httpx2.AsyncClient`` plus the retry and failure rules for one upstream."""
+
+    def __init__(
+        self,
+        *,
+        connect_timeout: float,
+        read_timeout: float,
+        retry: RetryPolicy,
+        headers: Mapping[str, str] | None = None,
+        redact: Callable[[str], str] = lambda s: s,
+        sleep: Sleep = anyio.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        transport: httpx2.AsyncBaseTransport | None = None,
+        max_response_bytes: int = MAX_RESPONSE_BYTES,
+    ) -> None:
+        self.read_timeout = read_timeout
+        self.retry = retry
+        self._redact = redact
+        self._sleep = sleep
+        self._clock = clock
+        self._max_response_bytes = max_response_bytes
+        self.client = httpx2.AsyncClient(
+            timeout=httpx2.Timeout(read_timeout, connect=connect_timeout),
+            headers=dict(headers or {}),
+            transport=transport,
+            follow_redirects=False,
+            limits=httpx2.Limits(max_connections=50, max_keepalive_connections=20),
+        )
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        explain: Explain,
+        idempotent: bool,
+        params: Mapping[str, str] | None = None,
+        json_body: Any = None,
+        headers: Mapping[str, str] | None = None,
+        ok_statuses: frozenset[int] = frozenset(),
+    ) -> Reply:
+        """Send with retries; return a 2xx reply (or one in ``ok_statuses``); raise ``explain(failure)``."""
+        started = self._clock()
+        attempt = 0
+        while True:
+            attempt += 1
+            failure: Failure | None = None
+            retryable = False
+            retry_after: float | None = None
+            try:
+                reply = await self._send(method, url, params=params, json_body=json_body, headers=headers)
+            except httpx2.ConnectTimeout as exc:
+                failure = self._failure("unreachable", method, attempt, started, error=_describe(exc))
+                retryable = True  # never connected: nothing was sent
+            except httpx2.ConnectError as exc:
+                failure = self._failure("unreachable", method, attempt, started, error=_describe(exc))
+                retryable = True
+            except httpx2.TimeoutException as exc:
+                failure = self._failure(
+                    "timeout", method, attempt, started, error=_describe(exc), timeout=self.read_timeout
+                )
+                retryable = idempotent
+            except _TooLarge:
+                failure = self._failure("too_large", method, attempt, started)
+            except (httpx2.RemoteProtocolError, httpx2.ReadError, httpx2.WriteError) as exc:
+                failure = self._failure("dropped", method, attempt, started, error=_describe(exc))
+                retryable = idempotent
+            else:
+                status = reply.status
+                if 200 <= status < 300 or status in ok_statuses:
+                    return reply
+                retry_after = parse_retry_after(reply.headers.get("retry-after"))
+                failure = self._failure(
+                    "status",
+                    method,
+                    attempt,
+                    started,
+                    status=status,
+                    detail=self.error_detail(reply),
+                    retry_after=retry_after,
+                )
+                retryable = status == 429 or (status >= 500 and idempotent)
+
+            if not retryable or attempt > self.retry.max_retries:
+                raise explain(failure)
+            delay = self._delay(attempt, retry_after)
+            remaining = self.retry.deadline - (self._clock() - started)
+            if delay > self.retry.max_retry_after or delay >= remaining:
+                raise explain(failure)
+            logger.info(
+                "%s %s: %s; retry %d of %d in %.2fs",
+                method,
+                _path(url),
+                failure.status or failure.kind,
+                attempt,
+                self.retry.max_retries,
+                delay,
+            )
+            await self._sleep(delay)
+
+    async def _send(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Mapping[str, str] | None,
+        json_body: Any,
+        headers: Mapping[str, str] | None,
+    ) -> Reply:
+        request = self.client.build_request(method, url, params=params, json=json_body, headers=headers)
+        response = await self.client.send(request, stream=True)
+        try:
+            declared = response.headers.get("content-length")
+            if declared is not None and declared.isdigit() and int(declared) > self._max_response_bytes:
+                raise _TooLarge
+            chunks: list[bytes] = []
+            size = 0
+            async for chunk in response.aiter_bytes():
+                size += len(chunk)
+                if size > self._max_response_bytes:
+                    raise _TooLarge
+                chunks.append(chunk)
+        finally:
+            await response.aclose()
+        return Reply(response.status_code, response.headers, b"".join(chunks))
+
+    def _delay(self, attempt: int, retry_after: float | None) -> float:
+        if retry_after is not None:
+            # Honour the server's wish, with a little jitter so many clients do not return in lockstep.
+            return retry_after + random.uniform(0, min(1.0, self.retry.base_delay))
+        ceiling = min(self.retry.max_delay, self.retry.base_delay * 2.0 ** (attempt - 1))
+        # "Equal jitter": at least half the backoff, spread over the other half.
+        return ceiling / 2 + random.uniform(0, ceiling / 2)
+
+    def _failure(self, kind: FailureKind, method: str, attempt: int, started: float, **facts: Any) -> Failure:
+        return Failure(kind=kind, method=method, attempts=attempt, elapsed=self._clock() - started, **facts)
+
+    def error_detail(self, reply: Reply) -> str | None:
+        """Upstream's error message from a JSON ``detail``/``message``/``error`` field or a short text body."""
+        text = reply.text.strip()
+        if not text:
+            return None
+        detail: Any = text
+        if text[:1] in "{[":
+            try:
+                parsed = json.loads(text)
+            except ValueError:
+                parsed = None
+            if isinstance(parsed, dict):
+                for key in ("detail", "message", "error", "errors"):
+                    if parsed.get(key):
+                        detail = parsed[key]
+                        break
+        if not isinstance(detail, str):
+            detail = str(detail)
+        if detail.lstrip().startswith("<"):
+            return None  # an HTML error page says nothing useful
+        return clean_text(self._redact(detail), _DETAIL_CHARS)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP date); None if absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _describe(exc: Exception) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _path(url: str) -> str:
+    return httpx2.URL(url).path

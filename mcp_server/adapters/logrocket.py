@@ -1,0 +1,278 @@
+"""LogRocket REST API v1: user identification, data-export listing and Galileo highlights.
+
+Facts this adapter relies on (LogRocket's docs, cross-checked with third-party integrations):
+- Base ``https://api.logrocket.com/v1`` (configurable: Private Cloud uses another host); every path is
+  scoped ``/orgs/{org}/apps/{app}/``; the App ID LogRocket shows is ``org/app``.
+- Auth is ``Authorization: token <key>`` (``Bearer`` is refused with 403); a key works for one app only.
+- Paths keep LogRocket's exact trailing slashes: ``users/{id}`` (none), ``data-export/``, ``highlights/``.
+- ``PUT users/{id}`` upserts name, email and traits; a blank trait value deletes that trait; trait
+  values come back as strings.
+- The data-export cursor looks numeric but is opaque and may exceed 2**53: it is kept as text.
+- Error bodies are either ``{"detail": "..."}`` or a bare message.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import anyio
+import httpx2
+
+from mcp_server import __version__
+from mcp_server.adapters.errors import (
+    UpstreamAuthError,
+    UpstreamBadResponse,
+    UpstreamError,
+    UpstreamNotFound,
+    UpstreamRateLimited,
+    UpstreamRejected,
+    UpstreamServerError,
+    UpstreamTimeout,
+    UpstreamUnreachable,
+)
+from mcp_server.adapters.http import Explain, Failure, HttpPolicy, Reply, RetryPolicy, Sleep
+from mcp_server.redact import process_redactor
+from mcp_server.settings import AppRef, Settings, app_from_key
+
+
+@dataclass(frozen=True)
+class LogRocketUser:
+    """A user record as LogRocket returned it (trait values are strings there)."""
+
+    user_id: str
+    name: str | None
+    email: str | None
+    traits: dict[str, str]
+    raw: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ExportFile:
+    url: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ExportPage:
+    """One page of data-export results; ``cursor`` is the opaque text to send back for newer sessions."""
+
+    cursor: str | None
+    files: list[ExportFile]
+    skipped: int = 0  # items without a usable URL
+
+
+class LogRocketClient:
+    """Typed calls to the LogRocket API over one long-lived HTTP client."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        transport: httpx2.AsyncBaseTransport | None = None,
+        sleep: Sleep = anyio.sleep,
+    ) -> None:
+        self._settings = settings
+        self._base = settings.logrocket_api_url.rstrip("/")
+        process_redactor.add(settings.secrets)
+        self._http = HttpPolicy(
+            connect_timeout=settings.connect_timeout,
+            read_timeout=settings.read_timeout,
+            retry=RetryPolicy(max_retries=settings.max_retries, base_delay=settings.retry_base_delay),
+            headers={"User-Agent": f"session-replay-mcp/{__version__}", "Accept": "application/json"},
+            redact=process_redactor,
+            transport=transport,
+            sleep=sleep,
+        )
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    @property
+    def app(self) -> AppRef:
+        """The configured app (raises ConfigError naming the missing setting)."""
+        return self._settings.logrocket_credentials()[1]
+
+    # -- users -----------------------------------------------------------------------------------
+
+    async def identify_user(self, user_id: str, body: Mapping[str, Any]) -> LogRocketUser:
+        key, app = self._settings.logrocket_credentials()
+        url = self._url(app, "users", quote(user_id, safe=""))
+        reply = await self._http.request(
+            "PUT",
+            url,
+            json_body=dict(body),
+            headers=_auth(key),
+            idempotent=True,  # PUT: the same body leaves the same record
+            explain=self._explain(app, f"updating user {user_id!r}"),
+        )
+        data = self._json(reply, app, "updating a user")
+        if not isinstance(data, dict):
+            raise self._bad_shape(app, "updating a user", "a user object")
+        return _user(data, fallback_id=user_id)
+
+    # -- data export ----------------------------------------------------------------------------
+
+    async def list_exports(self, *, cursor: str | None, limit: int, date_ms: int | None) -> ExportPage:
+        key, app = self._settings.logrocket_credentials()
+        params: dict[str, str] = {"limit": str(limit)}
+        if cursor is not None:
+            params["cursor"] = cursor
+        if date_ms is not None:
+            params["date"] = str(date_ms)
+        reply = await self._http.request(
+            "GET",
+            self._url(app, "data-export", trailing_slash=True),
+            params=params,
+            headers=_auth(key),
+            idempotent=True,
+            explain=self._explain(app, "listing exported sessions"),
+        )
+        data = self._json(reply, app, "listing exported sessions")
+        if not isinstance(data, dict):
+            raise self._bad_shape(app, "listing exported sessions", 'an object with "sessions"')
+        sessions = data.get("sessions") or []
+        if not isinstance(sessions, list):
+            raise self._bad_shape(app, "listing exported sessions", 'a "sessions" list')
+        files: list[ExportFile] = []
+        skipped = 0
+        for item in sessions:
+            if isinstance(item, str) and item:
+                files.append(ExportFile(item))
+            elif isinstance(item, dict) and isinstance(item.get("url"), str) and item["url"]:
+                files.append(ExportFile(item["url"], {k: v for k, v in item.items() if k != "url"}))
+            else:
+                skipped += 1
+        return ExportPage(cursor=_opaque(data.get("cursor")), files=files, skipped=skipped)
+
+    # -- plumbing -------------------------------------------------------------------------------
+
+    def _url(self, app: AppRef, *segments: str, trailing_slash: bool = False) -> str:
+        path = "/".join([quote(app.org, safe=""), "apps", quote(app.app, safe=""), *segments])
+        return f"{self._base}/orgs/{path}{'/' if trailing_slash else ''}"
+
+    def _json(self, reply: Reply, app: AppRef, op: str) -> Any:
+        try:
+            # Exact numbers: a cursor beyond 2**53 must survive, and floats stay as written.
+            return json.loads(reply.body, parse_float=Decimal)
+        except ValueError:
+            snippet = reply.text.strip()[:80]
+            raise UpstreamBadResponse(
+                f"LogRocket answered {op} for app {app} with HTTP {reply.status} but the body is not JSON "
+                f"({snippet!r}). Check LOGROCKET_API_URL (now {self._base}): it should be LogRocket's API "
+                "base, for example https://api.logrocket.com/v1.",
+                status=reply.status,
+            ) from None
+
+    def _bad_shape(self, app: AppRef, op: str, expected: str) -> UpstreamBadResponse:
+        return UpstreamBadResponse(
+            f"LogRocket answered {op} for app {app} with JSON that is not {expected}. "
+            f"Check LOGROCKET_API_URL (now {self._base}); if it is right, LogRocket's API may have changed."
+        )
+
+    def _explain(self, app: AppRef, op: str, not_found: str | None = None) -> Explain:
+        base = self._base
+        key = self._settings.logrocket_api_key or ""
+
+        def explain(f: Failure) -> UpstreamError:
+            tries = f"{f.attempts} attempt{'s' if f.attempts != 1 else ''} over {f.elapsed:.1f} s"
+            said = f": {f.detail}" if f.detail else ""
+            if f.kind == "status" and f.status in (401, 403):
+                hint = ""
+                key_app = app_from_key(key)
+                if key_app is not None and key_app != app:
+                    hint = f" This key looks like it belongs to app {key_app}, not {app}."
+                return UpstreamAuthError(
+                    f"LogRocket rejected the API key for app {app} (HTTP {f.status}{said}): check "
+                    "LOGROCKET_API_KEY. It must be an API key of this app (LogRocket: Settings > API Keys); "
+                    f"a key only works for the project it was created for.{hint}",
+                    status=f.status,
+                )
+            if f.kind == "status" and f.status == 404:
+                return UpstreamNotFound(
+                    not_found
+                    or f"LogRocket says org or app not found: {app} (HTTP 404{said}). Check LOGROCKET_APP_ID: "
+                    "it is the App ID LogRocket shows for the project, in the form org/app.",
+                    status=404,
+                )
+            if f.kind == "status" and f.status == 429:
+                wait = f"{f.retry_after:.0f} s" if f.retry_after is not None else "a minute"
+                return UpstreamRateLimited(
+                    f"LogRocket is rate-limiting this API key (HTTP 429) while {op}; still limited after {tries}. "
+                    f"Wait {wait} and try again.",
+                    attempts=f.attempts,
+                    retry_after=f.retry_after,
+                )
+            if f.kind == "status" and f.status is not None and f.status >= 500:
+                return UpstreamServerError(
+                    f"LogRocket had a server error (HTTP {f.status}{said}) while {op}; still failing after "
+                    f"{tries}. The problem is on LogRocket's side: try again in a few minutes.",
+                    status=f.status,
+                    attempts=f.attempts,
+                )
+            if f.kind == "status":
+                return UpstreamRejected(
+                    f"LogRocket refused the request while {op} (HTTP {f.status}{said}).", status=f.status
+                )
+            if f.kind == "timeout":
+                return UpstreamTimeout(
+                    f"LogRocket did not answer within {f.timeout:g} s while {op} ({tries}). Try again; if it "
+                    "keeps happening, raise SESSION_REPLAY_MCP_READ_TIMEOUT.",
+                    attempts=f.attempts,
+                )
+            if f.kind == "too_large":
+                return UpstreamBadResponse(f"LogRocket's answer while {op} was larger than this server accepts.")
+            host = urlsplit(base).netloc
+            what = (
+                f"The connection to LogRocket at {host} dropped"
+                if f.kind == "dropped"
+                else (f"Could not connect to LogRocket at {host}")
+            )
+            return UpstreamUnreachable(
+                f"{what} while {op} ({f.error}; {tries}). Check the network and LOGROCKET_API_URL (now {base}).",
+                attempts=f.attempts,
+            )
+
+        return explain
+
+
+def _auth(key: str) -> dict[str, str]:
+    return {"Authorization": f"token {key}"}
+
+
+def _opaque(value: Any) -> str | None:
+    """The cursor exactly as sent: JSON numbers keep every digit (parsed exactly), strings pass through."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, str):
+        return value or None
+    if isinstance(value, int | Decimal):
+        return str(value)
+    return json.dumps(value, separators=(",", ":"))
+
+
+def _user(data: dict[str, Any], *, fallback_id: str) -> LogRocketUser:
+    user_id = data.get("userID", data.get("userId", data.get("id", fallback_id)))
+    traits_raw = data.get("traits") or {}
+    traits = {str(k): _as_text(v) for k, v in traits_raw.items()} if isinstance(traits_raw, dict) else {}
+    name = data.get("name")
+    email = data.get("email")
+    return LogRocketUser(
+        user_id=str(user_id),
+        name=name if isinstance(name, str) else None,
+        email=email if isinstance(email, str) else None,
+        traits=traits,
+        raw=data,
+    )
+
+
+def _as_text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)

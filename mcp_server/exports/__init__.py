@@ -1,0 +1,1 @@
+"""Reading LogRocket export files and their URLs."""

@@ -1,0 +1,1 @@
+"""Markdown rendering shared by all tools: safe text, tables, size budgets."""

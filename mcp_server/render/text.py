@@ -1,0 +1,51 @@
+"""Plain-text hygiene for anything that came from outside (upstream APIs, recorded sessions)."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+ELLIPSIS = "…"
+_SPACES = re.compile(r"[ \t\r\n\f\v\u2028\u2029]+")
+
+
+def strip_controls(text: str, *, keep_newlines: bool = False) -> str:
+    """Remove control and format characters (C0/C1 controls, bidi overrides, zero-width marks).
+
+    They can hide text from a reader, reorder what is displayed, or corrupt a terminal.
+    """
+    out = []
+    for ch in text:
+        if ch == "\n" and keep_newlines:
+            out.append(ch)
+        elif ch in "\t\r\n\f\v\u2028\u2029":
+            out.append(" ")
+        elif unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co"):
+            continue
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def truncate(text: str, limit: int) -> str:
+    """Cut to at most ``limit`` characters, ending with an ellipsis that says how much was cut."""
+    if limit <= 0 or len(text) <= limit:
+        return text
+    cut = len(text) - limit
+    while True:  # the note's own length changes how much must go; settles within two rounds
+        note = f"{ELLIPSIS} (+{cut} chars)"
+        keep = max(0, limit - len(note))
+        if len(text) - keep == cut:
+            return text[:keep] + note
+        cut = len(text) - keep
+
+
+def clean_text(text: str, limit: int | None = None) -> str:
+    """One line of readable text: controls removed, whitespace collapsed, optionally shortened."""
+    if text.isascii() and text.isprintable():
+        line = text.strip()  # fast path for the common case
+        if "  " in line:
+            line = _SPACES.sub(" ", line)
+    else:
+        line = _SPACES.sub(" ", strip_controls(text)).strip()
+    return truncate(line, limit) if limit is not None else line

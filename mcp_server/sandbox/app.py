@@ -1,0 +1,127 @@
+"""The sandbox as one ASGI app: the LogRocket API, export files, fault injection and a control API."""
+
+from __future__ import annotations
+
+import json
+
+import anyio
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from mcp_server.sandbox import export_files, logrocket_api
+from mcp_server.sandbox.faults import Fault, FaultPlan, Received, RequestLog
+from mcp_server.sandbox.world import SandboxWorld
+
+CONTROL_PREFIX = "/_sandbox"
+
+
+class Sandbox:
+    """The emulator's state and its ASGI app."""
+
+    def __init__(self, world: SandboxWorld | None = None) -> None:
+        self.world = world or SandboxWorld()
+        self.faults = FaultPlan()
+        self.requests = RequestLog()
+        app = Starlette(
+            routes=[*logrocket_api.routes(self.world), *export_files.routes(self.world), *self._control_routes()]
+        )
+        app.router.redirect_slashes = False  # LogRocket's trailing slashes are exact; a wrong one is a 404 here
+        self.app: ASGIApp = _Faults(app, self.faults, self.requests)
+
+    def _control_routes(self) -> list[Route]:
+        async def index(request: Request) -> Response:
+            base = str(request.base_url).rstrip("/")
+            return JSONResponse(
+                {
+                    "what": "session-replay-mcp sandbox: an emulator of the LogRocket v1 API with synthetic data",
+                    "api_url": f"{base}/v1",
+                    "apps": [
+                        {
+                            "app_id": a.app_id,
+                            "api_key": a.spec.api_key,
+                            "export_line_shape": a.spec.shape,
+                            "sessions": len(a.sessions),
+                            "users": [u["email"] or u["userID"] for u in a.users.values()],
+                        }
+                        for a in self.world.apps.values()
+                    ],
+                    "control": {
+                        "faults": f"{base}{CONTROL_PREFIX}/faults (POST a list of faults, DELETE to clear)",
+                        "requests": f"{base}{CONTROL_PREFIX}/requests (GET the log, DELETE to clear)",
+                    },
+                }
+            )
+
+        async def faults(request: Request) -> Response:
+            if request.method == "DELETE":
+                self.faults.clear()
+            elif request.method == "POST":
+                data = json.loads(await request.body() or b"[]")
+                items = data if isinstance(data, list) else [data]
+                self.faults.add(*(Fault.from_json(item) for item in items))
+            return JSONResponse(self.faults.pending())
+
+        async def requests(request: Request) -> Response:
+            if request.method == "DELETE":
+                self.requests.clear()
+            return JSONResponse([r.__dict__ for r in self.requests.items()])
+
+        return [
+            Route("/", index, methods=["GET"]),
+            Route(f"{CONTROL_PREFIX}/faults", faults, methods=["GET", "POST", "DELETE"]),
+            Route(f"{CONTROL_PREFIX}/requests", requests, methods=["GET", "DELETE"]),
+        ]
+
+
+class _Faults:
+    """Logs each emulated request, then plays the first armed fault that matches it, if any."""
+
+    def __init__(self, app: ASGIApp, plan: FaultPlan, log: RequestLog) -> None:
+        self.app = app
+        self.plan = plan
+        self.log = log
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope.get("path", "")
+        if scope["type"] != "http" or path == "/" or path.startswith(CONTROL_PREFIX):
+            await self.app(scope, receive, send)
+            return
+        method: str = scope["method"]
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        self.log.add(Received(method, path, scope.get("query_string", b"").decode("latin-1"), headers))
+        fault = self.plan.take(method, path)
+        if fault is None:
+            await self.app(scope, receive, send)
+        elif fault.kind == "status":
+            body = json.dumps({"detail": fault.detail or _REASONS.get(fault.status, "error")}).encode()
+            extra = [(b"retry-after", fault.retry_after.encode())] if fault.retry_after is not None else []
+            await _respond(send, fault.status, body, extra)
+        elif fault.kind == "stall":
+            await anyio.sleep(fault.seconds)
+            await self.app(scope, receive, send)
+        elif fault.kind == "truncate":
+            # Promise more bytes than are sent: the client sees the connection end mid-body.
+            await send(_start(200, [(b"content-length", b"100000"), (b"content-type", b"application/json")]))
+            await send({"type": "http.response.body", "body": b'{"cursor": 1, "sess', "more_body": False})
+        else:  # malformed
+            await _respond(send, 200, b'{"cursor": 17, "sessions": [{"url": ', [])
+
+
+_REASONS = {429: "Too Many Requests", 500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable"}
+
+
+def _start(status: int, headers: list[tuple[bytes, bytes]]) -> Message:
+    return {"type": "http.response.start", "status": status, "headers": headers}
+
+
+async def _respond(send: Send, status: int, body: bytes, extra: list[tuple[bytes, bytes]]) -> None:
+    headers: list[tuple[bytes, bytes]] = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        *extra,
+    ]
+    await send(_start(status, headers))
+    await send({"type": "http.response.body", "body": body})

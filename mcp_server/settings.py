@@ -1,0 +1,200 @@
+"""Configuration: environment variables, each mirrored by a CLI flag (flags win).
+
+Claude Desktop passes every declared variable, filling the ones the user left blank with ``""`` or
+with the unexpanded template ``${user_config.x}``: both count as unset here. The server starts
+without credentials; a tool that needs one reports the missing variable by name when called.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+from urllib.parse import urlsplit
+
+from mcp_server.errors import ConfigError
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_LOGROCKET_API_URL = "https://api.logrocket.com/v1"
+# Hosted Highlight shut down on 2026-02-28; this stays the default because it is what the SDKs and
+# the API description use, and the endpoint is configurable (self-hosted or a successor).
+DEFAULT_HIGHLIGHT_PUBLIC_GRAPH_URL = "https://pub.highlight.io"
+
+# Settings attribute -> the environment variable that sets it.
+ENV_VARS: Mapping[str, str] = {
+    "logrocket_api_key": "LOGROCKET_API_KEY",
+    "logrocket_app_id": "LOGROCKET_APP_ID",
+    "logrocket_api_url": "LOGROCKET_API_URL",
+    "highlight_project_id": "HIGHLIGHT_PROJECT_ID",
+    "highlight_public_graph_url": "HIGHLIGHT_PUBLIC_GRAPH_URL",
+    "read_only": "SESSION_REPLAY_MCP_READ_ONLY",
+    "enabled_tools": "SESSION_REPLAY_MCP_TOOLS",
+    "connect_timeout": "SESSION_REPLAY_MCP_CONNECT_TIMEOUT",
+    "read_timeout": "SESSION_REPLAY_MCP_READ_TIMEOUT",
+    "max_retries": "SESSION_REPLAY_MCP_MAX_RETRIES",
+    "retry_base_delay": "SESSION_REPLAY_MCP_RETRY_BASE_DELAY",
+    "allowed_hosts": "SESSION_REPLAY_MCP_ALLOWED_HOSTS",
+    "allowed_origins": "SESSION_REPLAY_MCP_ALLOWED_ORIGINS",
+}
+
+_UNEXPANDED = re.compile(r"^\$\{[^}]*\}$")
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+@dataclass(frozen=True)
+class AppRef:
+    """A LogRocket app, addressed as ``/orgs/{org}/apps/{app}`` by the API."""
+
+    org: str
+    app: str
+
+    def __str__(self) -> str:
+        return f"{self.org}/{self.app}"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the server needs to know; immutable, so one instance can serve every request."""
+
+    logrocket_api_key: str | None = field(default=None, repr=False)
+    logrocket_app_id: str | None = None
+    logrocket_api_url: str = DEFAULT_LOGROCKET_API_URL
+    highlight_project_id: str | None = None
+    highlight_public_graph_url: str = DEFAULT_HIGHLIGHT_PUBLIC_GRAPH_URL
+    read_only: bool = False
+    # None means every tool; otherwise only these (still subject to read_only).
+    enabled_tools: frozenset[str] | None = None
+    # Upstream HTTP policy.
+    connect_timeout: float = 10.0
+    read_timeout: float = 30.0
+    max_retries: int = 3
+    retry_base_delay: float = 0.5
+    # Extra Host header values accepted by the HTTP transports (loopback is always accepted).
+    allowed_hosts: tuple[str, ...] = ()
+    allowed_origins: tuple[str, ...] = ()
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Read settings from ``environ`` (default: the process environment); ``overrides`` win when not None."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            var = ENV_VARS[f.name]
+            raw = env.get(var)
+            if not is_unset(raw):
+                assert raw is not None
+                values[f.name] = _convert(f.name, var, raw.strip(), f.default)
+        for name, value in overrides.items():
+            if value is not None:
+                values[name] = value
+        settings = cls(**values)
+        settings._check()
+        return settings
+
+    def with_overrides(self, **overrides: Any) -> Settings:
+        return replace(self, **{k: v for k, v in overrides.items() if v is not None})
+
+    def _check(self) -> None:
+        for name in ("logrocket_api_url", "highlight_public_graph_url"):
+            url = getattr(self, name)
+            parts = urlsplit(url)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ConfigError(f"{ENV_VARS[name]} must be an http(s) URL, got {url!r}")
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """Values that must never appear in any output or log."""
+        return tuple(s for s in (self.logrocket_api_key,) if s)
+
+    def logrocket_credentials(self) -> tuple[str, AppRef]:
+        """The API key and app a LogRocket call needs, or a ConfigError naming what to set."""
+        key = self.logrocket_api_key
+        if not key:
+            raise ConfigError(
+                "LOGROCKET_API_KEY is not set. Set it to the API key from LogRocket (Settings > API Keys) "
+                "in the server's environment or in the extension settings, then retry. "
+                "To try the tools without an account, start the server with --sandbox."
+            )
+        if self.logrocket_app_id:
+            return key, parse_app_id(self.logrocket_app_id)
+        derived = app_from_key(key)
+        if derived is None:
+            raise ConfigError(
+                "LOGROCKET_APP_ID is not set. Set it to the App ID LogRocket shows for your project, "
+                "in the form org/app (for example acme/web), then retry."
+            )
+        return key, derived
+
+
+def is_unset(value: str | None) -> bool:
+    """True for a missing value, a blank one, or an unexpanded ``${...}`` template."""
+    if value is None:
+        return True
+    stripped = value.strip()
+    return not stripped or bool(_UNEXPANDED.match(stripped))
+
+
+def parse_bool(var: str, raw: str, *, fail_safe: bool) -> bool:
+    lowered = raw.lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    logger.warning("%s=%r is not a yes/no value; using %s", var, raw, fail_safe)
+    return fail_safe
+
+
+def parse_app_id(value: str) -> AppRef:
+    """Accept ``org/app`` as LogRocket shows it, or a dashboard URL such as ``https://app.logrocket.com/org/app/...``."""
+    text = value.strip()
+    if "://" in text:
+        text = urlsplit(text).path
+    parts = [p for p in text.strip("/").split("/") if p]
+    if len(parts) >= 2 and all(_is_id_segment(p) for p in parts[:2]):
+        return AppRef(parts[0], parts[1])
+    raise ConfigError(
+        "LOGROCKET_APP_ID must be the App ID LogRocket shows, in the form org/app (for example acme/web); "
+        f"got {value!r}."
+    )
+
+
+def app_from_key(key: str) -> AppRef | None:
+    """LogRocket keys usually read ``org:app:secret`` (or ``pat:org:app:secret``); None when this one does not."""
+    parts = key.split(":")
+    if parts and parts[0] == "pat":
+        parts = parts[1:]
+    if len(parts) == 3 and all(parts) and _is_id_segment(parts[0]) and _is_id_segment(parts[1]):
+        return AppRef(parts[0], parts[1])
+    return None
+
+
+def _is_id_segment(text: str) -> bool:
+    return bool(re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._~-]{0,127}", text))
+
+
+def _convert(name: str, var: str, raw: str, default: Any) -> Any:
+    if name == "read_only":
+        # A typo must not switch writes on.
+        return parse_bool(var, raw, fail_safe=True)
+    if name == "enabled_tools":
+        return frozenset(t.strip() for t in raw.split(",") if t.strip())
+    if name in ("allowed_hosts", "allowed_origins"):
+        return tuple(t.strip() for t in raw.split(",") if t.strip())
+    if isinstance(default, bool):
+        return parse_bool(var, raw, fail_safe=default)
+    if isinstance(default, int):
+        try:
+            return int(raw)
+        except ValueError:
+            raise ConfigError(f"{var} must be a whole number, got {raw!r}") from None
+    if isinstance(default, float):
+        try:
+            return float(raw)
+        except ValueError:
+            raise ConfigError(f"{var} must be a number of seconds, got {raw!r}") from None
+    return raw

@@ -1,0 +1,85 @@
+"""Points in time as agents write them: epoch milliseconds, ISO-8601, or a relative age ("24h", "7d")."""
+
+from __future__ import annotations
+
+import re
+import time
+from datetime import UTC, date, datetime, timedelta
+
+from mcp_server.errors import InputError
+
+_RELATIVE = re.compile(r"^(\d+(?:\.\d+)?)\s*(m|min|mins|minutes?|h|hrs?|hours?|d|days?|w|weeks?)(?:\s+ago)?$")
+_UNIT_SECONDS = {"m": 60, "h": 3600, "d": 86400, "w": 604800}
+# Epoch values below this are seconds, not milliseconds (1e11 ms is March 1973; 1e11 s is year 5138).
+_SECONDS_CEILING = 10**11
+_MS_CEILING = 10**14
+
+FORMS = (
+    "epoch milliseconds (1795132800000), an ISO-8601 date or date-time (2026-11-20, 2026-11-20T14:30:00Z), "
+    "or an age such as 90m, 24h or 7d"
+)
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def parse_instant(value: str | int, *, field: str, now: int | None = None) -> int:
+    """Epoch milliseconds for ``value``; an InputError that shows the accepted forms otherwise."""
+    current = now_ms() if now is None else now
+    if isinstance(value, bool):
+        raise InputError(f"{field} must be a time, not a boolean; use {FORMS}.")
+    if isinstance(value, int):
+        return _from_epoch(value, field)
+    text = value.strip()
+    if not text:
+        raise InputError(f"{field} is empty; use {FORMS}.")
+    if re.fullmatch(r"-?\d+", text):
+        return _from_epoch(int(text), field)
+    lowered = text.lower()
+    if lowered == "now":
+        return current
+    if lowered in ("today", "yesterday"):
+        day = datetime.fromtimestamp(current / 1000, UTC).date()
+        if lowered == "yesterday":
+            day -= timedelta(days=1)
+        return _ms(datetime(day.year, day.month, day.day, tzinfo=UTC))
+    match = _RELATIVE.match(lowered)
+    if match:
+        amount = float(match.group(1))
+        seconds = amount * _UNIT_SECONDS[match.group(2)[0]]
+        return current - round(seconds * 1000)
+    try:
+        if len(text) == 10:
+            day = date.fromisoformat(text)
+            return _ms(datetime(day.year, day.month, day.day, tzinfo=UTC))
+        moment = datetime.fromisoformat(text.replace("z", "Z"))
+    except ValueError:
+        raise InputError(f"{field}={text[:60]!r} is not a time I can read; use {FORMS}.") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)  # documented: no offset means UTC
+    return _ms(moment)
+
+
+def iso(ms: int) -> str:
+    """``2026-11-20T14:30:00Z`` (milliseconds shown only when present)."""
+    moment = datetime.fromtimestamp(ms / 1000, UTC)
+    text = moment.isoformat(timespec="milliseconds" if ms % 1000 else "seconds")
+    return text.replace("+00:00", "Z")
+
+
+def _from_epoch(value: int, field: str) -> int:
+    if value < 0:
+        raise InputError(f"{field} must not be negative; use {FORMS}.")
+    if 0 < value < _SECONDS_CEILING:
+        raise InputError(
+            f"{field}={value} looks like seconds since the epoch, but LogRocket wants milliseconds: "
+            f"use {value * 1000} (or an ISO-8601 date such as {iso(value * 1000)})."
+        )
+    if value >= _MS_CEILING:
+        raise InputError(f"{field}={value} is too large for epoch milliseconds (microseconds?); use {FORMS}.")
+    return value
+
+
+def _ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)

@@ -1,0 +1,31 @@
+"""The server's tools: one module per tool (validate, call an adapter, render), listed here."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from mcp_types import ToolAnnotations
+
+from mcp_server.tools import identify_user, list_exports
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    name: str
+    title: str
+    fn: Callable[..., Any]
+    annotations: ToolAnnotations
+
+    @property
+    def writes(self) -> bool:
+        """Write tools are never registered in read-only mode."""
+        return self.annotations.read_only_hint is not True
+
+
+ALL_TOOLS: tuple[ToolSpec, ...] = (
+    ToolSpec(list_exports.NAME, list_exports.TITLE, list_exports.list_exports, list_exports.ANNOTATIONS),
+    ToolSpec(identify_user.NAME, identify_user.TITLE, identify_user.identify_user, identify_user.ANNOTATIONS),
+)
+TOOL_NAMES = frozenset(t.name for t in ALL_TOOLS)

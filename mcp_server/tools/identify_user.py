@@ -1,0 +1,138 @@
+"""identify_user: set a LogRocket user's name, email and traits from outside the browser."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+from mcp_types import CallToolResult, ToolAnnotations
+from pydantic import AfterValidator, BaseModel, Field, StrictBool, StrictInt, StringConstraints
+
+from mcp_server.errors import InputError
+from mcp_server.render.budget import Budget
+from mcp_server.render.markdown import code, plain, table_head, table_row
+from mcp_server.tools.output import answer
+from mcp_server.tools.runtime import ToolContext, runtime
+
+NAME = "identify_user"
+TITLE = "Identify a LogRocket user"
+ANNOTATIONS = ToolAnnotations(
+    title=TITLE,
+    read_only_hint=False,
+    destructive_hint=True,  # overwrites name/email/traits and deletes traits sent blank
+    idempotent_hint=True,  # the same call twice leaves the same record
+    open_world_hint=True,
+)
+MAX_CHARS = 12_000
+MAX_TEXT = 1024  # LogRocket's limit for the id, name, email and each trait key and value
+_EMAIL = re.compile(r"^[^\s@<>()\[\],;:\"]+@[^\s@<>()\[\],;:\"]+\.[^\s@<>()\[\],;:\".]{2,}$")
+
+
+def _email_shape(value: str | None) -> str | None:
+    if value is not None and not _EMAIL.match(value):
+        raise ValueError("must look like an email address (name@example.com)")
+    return value
+
+
+TraitKey = Annotated[str, StringConstraints(min_length=1, max_length=MAX_TEXT)]
+TraitValue = Annotated[str, StringConstraints(max_length=MAX_TEXT)] | StrictBool | StrictInt | None
+
+
+class UserRecord(BaseModel):
+    user_id: str = Field(alias="userID", description="The user's id in the customer's app.")
+    name: str | None = None
+    email: str | None = None
+    traits: dict[str, str] = Field(description="Every trait LogRocket now holds; values are strings there.")
+
+
+class IdentifyUserOutput(BaseModel):
+    app_id: str = Field(description="The LogRocket app, org/app.")
+    user: UserRecord = Field(description="The user record as LogRocket returned it.")
+    deleted_traits: list[str] = Field(description="Traits this call sent blank, which LogRocket deletes.")
+
+
+async def identify_user(
+    ctx: ToolContext,
+    user_id: Annotated[
+        str,
+        Field(
+            min_length=1,
+            max_length=MAX_TEXT,
+            description="The user's id in your app, exactly as passed to LogRocket.identify() "
+            "(for example 'google-oauth2|abc123').",
+        ),
+    ],
+    name: Annotated[
+        str | None,
+        Field(min_length=1, max_length=MAX_TEXT, description="Display name to set. Omit to leave it unchanged."),
+    ] = None,
+    email: Annotated[
+        str | None,
+        Field(max_length=MAX_TEXT, description="Email address to set. Omit to leave it unchanged."),
+        AfterValidator(_email_shape),
+    ] = None,
+    traits: Annotated[
+        dict[TraitKey, TraitValue] | None,
+        Field(
+            max_length=200,
+            description='Traits to add or overwrite, for example {"plan": "pro", "seats": 12}. Values may be '
+            'strings, integers, booleans or null. A trait set to null or "" is DELETED. Traits not listed '
+            "keep their values.",
+        ),
+    ] = None,
+) -> Annotated[CallToolResult, IdentifyUserOutput]:
+    """Create or update a user in LogRocket: set their name, email and traits (for example plan or company)
+    so sessions can be found and filtered by them. Use it when someone asks to tag, label or correct a user's
+    details in LogRocket. It writes: existing values are overwritten, a trait given as null or "" is deleted,
+    and traits not mentioned are kept. Returns the user record as LogRocket now stores it (trait values
+    become strings)."""
+    if name is None and email is None and not traits:
+        raise InputError(
+            "Nothing to update: give at least one of name, email or traits "
+            '(a trait set to null or "" deletes that trait).'
+        )
+    lr = runtime(ctx).logrocket
+    body: dict[str, Any] = {}
+    if name is not None:
+        body["name"] = name
+    if email is not None:
+        body["email"] = email
+    deleted: list[str] = []
+    if traits:
+        # LogRocket's documented way to delete a trait is a blank value; null is sent as "".
+        body["traits"] = {k: ("" if v is None else v) for k, v in traits.items()}
+        deleted = [k for k, v in traits.items() if v is None or v == ""]
+    user = await lr.identify_user(user_id, body)
+    app = lr.app
+    record = UserRecord(userID=user.user_id, name=user.name, email=user.email, traits=user.traits)
+    out = IdentifyUserOutput(app_id=str(app), user=record, deleted_traits=deleted)
+    return answer(_markdown(out), out)
+
+
+def _markdown(out: IdentifyUserOutput) -> str:
+    user = out.user
+    note_lines = []
+    if out.deleted_traits:
+        note_lines.append("Deleted traits: " + ", ".join(code(t, 80) for t in out.deleted_traits[:50]))
+    budget = Budget(MAX_CHARS, reserve=600 + sum(len(n) for n in note_lines))
+    budget.add(f"Updated LogRocket user {code(user.user_id)} in app {code(out.app_id)}.")
+    budget.add("")
+    budget.add(f"- **Name:** {plain(user.name) if user.name else '(not set)'}")
+    budget.add(f"- **Email:** {code(user.email) if user.email else '(not set)'}")
+    shown = 0
+    if user.traits:
+        budget.add(f"- **Traits:** {len(user.traits)} (LogRocket stores every value as a string)")
+        budget.add("")
+        budget.add(table_head(["trait", "value"]))
+        for key, value in sorted(user.traits.items()):
+            if not budget.add(table_row([code(key, 100), code(value, 200)])):
+                break
+            shown += 1
+    else:
+        budget.add("- **Traits:** none")
+    if shown < len(user.traits):
+        note_lines.append(
+            f"{len(user.traits) - shown} more traits are not shown here to keep this answer short; "
+            "every trait is in the structured result (user.traits)."
+        )
+    return budget.close("\n" + "\n".join(note_lines) if note_lines else "")

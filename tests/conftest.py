@@ -1,0 +1,103 @@
+"""Shared fixtures: one sandbox (a real HTTP server on loopback) and MCP clients connected in memory."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from mcp import Client
+from mcp_types import CallToolResult
+
+from mcp_server.redact import RedactingFilter
+from mcp_server.sandbox.app import Sandbox
+from mcp_server.sandbox.server import SandboxServer
+from mcp_server.sandbox.world import SandboxWorld
+from mcp_server.server import build_server
+from mcp_server.settings import Settings
+
+# A fixed "now" for the synthetic world, so generated sessions (and snapshots) never change.
+ANCHOR_MS = 1_795_000_000_000  # 2026-11-18T11:06:40Z
+SNAPSHOTS = Path(__file__).parent / "snapshots"
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture(scope="session")
+def sandbox_server() -> Iterator[SandboxServer]:
+    with SandboxServer(Sandbox(SandboxWorld(anchor_ms=ANCHOR_MS, highlights_delay=0.2))) as server:
+        yield server
+
+
+@pytest.fixture
+def sandbox(sandbox_server: SandboxServer) -> Iterator[SandboxServer]:
+    """The shared sandbox, with faults and the request log cleared around each test."""
+    sandbox_server.sandbox.faults.clear()
+    sandbox_server.sandbox.requests.clear()
+    yield sandbox_server
+    sandbox_server.sandbox.faults.clear()
+
+
+@pytest.fixture
+def settings(sandbox: SandboxServer) -> Settings:
+    """Settings for the sandbox's demo app, with a fast retry policy so fault tests take milliseconds."""
+    return sandbox.settings(Settings(retry_base_delay=0.01, read_timeout=2.0))
+
+
+@asynccontextmanager
+async def connect(settings: Settings, **client_options: Any) -> AsyncIterator[Client]:
+    """An MCP client talking to a freshly built server, in memory."""
+    async with Client(build_server(settings), **client_options) as client:
+        yield client
+
+
+def text_of(result: CallToolResult) -> str:
+    return "\n".join(getattr(block, "text", "") for block in result.content)
+
+
+def normalize(text: str) -> str:
+    """Make output that embeds the sandbox's port and signing time comparable across runs."""
+    text = re.sub(r"127\.0\.0\.1:\d+", "127.0.0.1:PORT", text)
+    text = re.sub(r"X-Goog-Date=\d{8}T\d{6}Z", "X-Goog-Date=DATE", text)
+    return re.sub(r"X-Goog-Signature=[0-9a-f]{64}", "X-Goog-Signature=SIG", text)
+
+
+def check_snapshot(name: str, actual: str) -> None:
+    """Compare with tests/snapshots/<name>; UPDATE_SNAPSHOTS=1 rewrites it (then review the diff)."""
+    path = SNAPSHOTS / name
+    if os.environ.get("UPDATE_SNAPSHOTS") == "1" or not path.exists():
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(actual, encoding="utf-8")
+        if os.environ.get("UPDATE_SNAPSHOTS") != "1":
+            pytest.fail(f"snapshot {name} did not exist and was written; review it and run again")
+    assert actual == path.read_text(encoding="utf-8"), f"output differs from tests/snapshots/{name}"
+
+
+@pytest.fixture
+def captured_logs() -> Iterator[list[str]]:
+    """Every log line the process emits during the test, as the server's stderr handler would write it."""
+    lines: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append(self.format(record))
+
+    handler = Collect(level=logging.DEBUG)
+    handler.addFilter(RedactingFilter())
+    root = logging.getLogger()
+    previous = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    try:
+        yield lines
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(previous)

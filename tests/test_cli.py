@@ -1,0 +1,71 @@
+"""The command line as a person uses it: session-replay-mcp call / --version."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+from tests.test_transports import CLEAN_ENV, SCRIPT
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [SCRIPT, *args], capture_output=True, text=True, timeout=60, env=env or CLEAN_ENV, check=False
+    )
+
+
+def test_version():
+    from mcp_server import __version__
+
+    done = run("--version")
+    assert done.returncode == 0 and done.stdout.strip() == f"session-replay-mcp {__version__}"
+
+
+def test_call_prints_the_markdown_answer():
+    done = run("call", "list_exports", "--sandbox", "limit=2")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("**2 exported sessions** for app `acme/web`, oldest first.")
+
+
+def test_call_structured_and_typed_key_value_pairs():
+    # user_id=1001 stays text (the tool takes a string); seats=3 inside JSON stays a number.
+    done = run("call", "identify_user", "--sandbox", "--structured", "user_id=1001", 'traits={"seats": 3}')
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    assert data["user"]["userID"] == "1001" and data["user"]["traits"] == {"seats": "3"}
+
+
+def test_call_json_arguments():
+    done = run("call", "list_exports", "--sandbox", "--json", '{"limit": 1, "since": "2020-01-01"}')
+    assert done.returncode == 0, done.stderr
+    assert "from 2020-01-01T00:00:00Z" in done.stdout
+
+
+def test_a_tool_error_exits_non_zero_with_the_message_on_stderr():
+    done = run("call", "list_exports", "limit=500", "--sandbox")
+    assert done.returncode == 1
+    assert done.stdout == ""
+    assert done.stderr.strip() == (
+        "Error executing tool list_exports: invalid arguments: limit should be less than or equal to 100 (got 500). "
+        "Fix them and call again."
+    )
+
+
+def test_missing_key_without_sandbox_names_the_variable():
+    done = run("call", "list_exports")
+    assert done.returncode == 1
+    assert "LOGROCKET_API_KEY is not set" in done.stderr
+
+
+def test_unknown_tool_lists_the_available_ones():
+    done = run("call", "list_export", "--read-only")
+    assert done.returncode == 2
+    assert done.stderr.strip() == "Unknown tool 'list_export'. Available: list_exports."
+
+
+def test_bad_settings_are_reported_without_a_traceback():
+    done = run("serve", env={**CLEAN_ENV, "LOGROCKET_API_URL": "ftp://example.com"})
+    assert done.returncode == 2
+    assert (
+        done.stderr.strip() == "session-replay-mcp: LOGROCKET_API_URL must be an http(s) URL, got 'ftp://example.com'"
+    )

@@ -1,0 +1,78 @@
+"""Settings from the environment, as Claude Desktop and shells provide it."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from mcp_server.errors import ConfigError
+from mcp_server.settings import AppRef, Settings, parse_app_id
+
+
+def test_blank_and_unexpanded_template_values_count_as_unset():
+    settings = Settings.from_env(
+        {
+            "LOGROCKET_API_KEY": "${user_config.logrocket_api_key}",
+            "LOGROCKET_APP_ID": "  ",
+            "LOGROCKET_API_URL": "",
+            "HIGHLIGHT_PROJECT_ID": "${user_config.highlight_project_id}",
+        }
+    )
+    assert settings.logrocket_api_key is None
+    assert settings.logrocket_app_id is None
+    assert settings.logrocket_api_url == "https://api.logrocket.com/v1"
+    assert settings.highlight_project_id is None
+
+
+def test_values_are_read_and_converted():
+    settings = Settings.from_env(
+        {
+            "LOGROCKET_API_KEY": "acme:web:s3cret-value",
+            "LOGROCKET_APP_ID": "acme/web",
+            "SESSION_REPLAY_MCP_READ_ONLY": "yes",
+            "SESSION_REPLAY_MCP_TOOLS": "list_exports, identify_user",
+            "SESSION_REPLAY_MCP_READ_TIMEOUT": "12.5",
+            "SESSION_REPLAY_MCP_MAX_RETRIES": "1",
+        }
+    )
+    assert settings.read_only is True
+    assert settings.enabled_tools == frozenset({"list_exports", "identify_user"})
+    assert settings.read_timeout == 12.5 and settings.max_retries == 1
+    assert settings.logrocket_credentials() == ("acme:web:s3cret-value", AppRef("acme", "web"))
+    assert "s3cret" not in repr(settings)
+
+
+def test_an_unreadable_read_only_value_fails_safe(caplog: pytest.LogCaptureFixture):
+    with caplog.at_level(logging.WARNING):
+        settings = Settings.from_env({"SESSION_REPLAY_MCP_READ_ONLY": "maybe"})
+    assert settings.read_only is True
+    assert "SESSION_REPLAY_MCP_READ_ONLY='maybe' is not a yes/no value; using True" in caplog.text
+
+
+def test_the_app_comes_from_the_key_when_not_set():
+    assert Settings(logrocket_api_key="acme:web:secret").logrocket_credentials()[1] == AppRef("acme", "web")
+    assert Settings(logrocket_api_key="pat:acme:web:secret").logrocket_credentials()[1] == AppRef("acme", "web")
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("acme/web", AppRef("acme", "web")),
+        (" acme/web/ ", AppRef("acme", "web")),
+        ("https://app.logrocket.com/acme/web/sessions?x=1", AppRef("acme", "web")),
+    ],
+)
+def test_app_id_forms(value: str, expected: AppRef):
+    assert parse_app_id(value) == expected
+
+
+@pytest.mark.parametrize("value", ["acme", "acme web", "/web", "a/b c"])
+def test_bad_app_ids_say_what_is_expected(value: str):
+    with pytest.raises(ConfigError, match="in the form org/app"):
+        parse_app_id(value)
+
+
+def test_numbers_must_be_numbers():
+    with pytest.raises(ConfigError, match="SESSION_REPLAY_MCP_MAX_RETRIES must be a whole number, got 'x'"):
+        Settings.from_env({"SESSION_REPLAY_MCP_MAX_RETRIES": "x"})

@@ -1,0 +1,70 @@
+"""The tool list is a reviewed contract: names, schemas, annotations; read-only and selection filters."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from mcp_server.errors import ConfigError
+from mcp_server.server import build_server
+from mcp_server.settings import Settings
+from mcp_server.tools import ALL_TOOLS
+from tests.conftest import check_snapshot, connect
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_tools_list_matches_the_reviewed_snapshot():
+    async with connect(Settings()) as client:
+        tools = (await client.list_tools()).tools
+    listing = [t.model_dump(mode="json", by_alias=True, exclude_none=True) for t in tools]
+    check_snapshot("tools_list.json", json.dumps(listing, indent=2, ensure_ascii=False) + "\n")
+
+
+async def test_every_tool_declares_all_four_annotations_and_bounded_described_parameters():
+    async with connect(Settings()) as client:
+        tools = (await client.list_tools()).tools
+    assert {t.name for t in tools} == {spec.name for spec in ALL_TOOLS}
+    for tool in tools:
+        a = tool.annotations
+        assert a is not None, tool.name
+        for hint in ("read_only_hint", "destructive_hint", "idempotent_hint", "open_world_hint"):
+            assert isinstance(getattr(a, hint), bool), f"{tool.name} does not declare {hint}"
+        assert tool.title and tool.description and len(tool.description) > 200, tool.name
+        assert tool.output_schema is not None, f"{tool.name} has no structured output"
+        assert tool.input_schema.get("additionalProperties") is False
+        for name, prop in tool.input_schema["properties"].items():
+            assert prop.get("description"), f"{tool.name}.{name} has no description"
+
+
+async def test_read_only_mode_does_not_register_write_tools_at_all():
+    async with connect(Settings(read_only=True)) as client:
+        names = {t.name for t in (await client.list_tools()).tools}
+        result = await client.call_tool("identify_user", {"user_id": "u", "name": "n"})
+    assert names == {"list_exports"}
+    assert result.is_error
+    assert "Unknown tool" in result.content[0].text  # type: ignore[union-attr]
+
+
+async def test_read_only_wins_over_an_explicit_selection():
+    async with connect(Settings(read_only=True, enabled_tools=frozenset({"identify_user", "list_exports"}))) as c:
+        names = {t.name for t in (await c.list_tools()).tools}
+    assert names == {"list_exports"}
+
+
+async def test_a_selection_enables_only_those_tools_and_the_instructions_say_so():
+    server = build_server(Settings(enabled_tools=frozenset({"identify_user"})))
+    async with connect(Settings(enabled_tools=frozenset({"identify_user"}))) as client:
+        names = {t.name for t in (await client.list_tools()).tools}
+    assert names == {"identify_user"}
+    assert "Only these tools are enabled: identify_user." in (server.instructions or "")
+
+
+def test_an_unknown_tool_in_the_selection_is_a_startup_error():
+    with pytest.raises(ConfigError, match=r"Unknown tool name.*: list_export\. Available: identify_user, list_exports"):
+        build_server(Settings(enabled_tools=frozenset({"list_export"})))
+
+
+def test_read_only_is_in_the_instructions():
+    assert "Read-only mode is on" in (build_server(Settings(read_only=True)).instructions or "")
