@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from mcp_server import __version__
 from mcp_server.adapters.logrocket import LogRocketClient
+from mcp_server.clock import REAL_CLOCK, Clock
 from mcp_server.errors import ConfigError, UserFacingError
 from mcp_server.redact import process_redactor
 from mcp_server.schema import compact_schema
@@ -81,8 +82,9 @@ def build_server(
     settings: Settings,
     *,
     logrocket_transport: httpx2.AsyncBaseTransport | None = None,
+    clock: Clock | None = None,
 ) -> SessionReplayServer:
-    """Build the server. ``logrocket_transport`` replaces the network (tests, benchmarks)."""
+    """Build the server. ``logrocket_transport`` replaces the network, ``clock`` real time (tests, benchmarks)."""
     process_redactor.add(settings.secrets)
     specs = select_tools(settings)
     tools = [_tool(spec) for spec in specs]
@@ -93,7 +95,7 @@ def build_server(
         instructions=instructions(settings, specs),
         version=__version__,
         tools=tools,
-        lifespan=_lifespan(settings, logrocket_transport),
+        lifespan=_lifespan(settings, logrocket_transport, clock or REAL_CLOCK),
         arg_names={t.name: frozenset(t.parameters.get("properties", {})) for t in tools},
     )
 
@@ -105,6 +107,12 @@ def instructions(settings: Settings, specs: list[ToolSpec]) -> str:
         lines.append(
             "- list_exports: find sessions. LogRocket exports each finished session as one JSON Lines file "
             "(about an hour after it ends); page with the returned cursor, or start at a time with since."
+        )
+    if "summarize_user_sessions" in names:
+        lines.append(
+            "- summarize_user_sessions: LogRocket Galileo's summary of what one user did in their recent sessions "
+            "(by email or user id), with links to the moments in the replays. Generation takes 1 to 3 minutes: "
+            "if the answer says it is still pending, make the exact resume call it gives."
         )
     if "identify_user" in names:
         lines.append("- identify_user: set a user's name, email and traits in LogRocket (it writes).")
@@ -135,13 +143,13 @@ def _tool(spec: ToolSpec) -> Tool:
 
 
 def _lifespan(
-    settings: Settings, logrocket_transport: httpx2.AsyncBaseTransport | None
+    settings: Settings, logrocket_transport: httpx2.AsyncBaseTransport | None, clock: Clock
 ) -> Callable[[MCPServer[Runtime]], Any]:
     @asynccontextmanager
     async def lifespan(_: MCPServer[Runtime]) -> AsyncIterator[Runtime]:
         logrocket = LogRocketClient(settings, transport=logrocket_transport)
         try:
-            yield Runtime(settings=settings, logrocket=logrocket)
+            yield Runtime(settings=settings, logrocket=logrocket, clock=clock)
         finally:
             await logrocket.aclose()
 

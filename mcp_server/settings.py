@@ -37,9 +37,13 @@ ENV_VARS: Mapping[str, str] = {
     "read_timeout": "SESSION_REPLAY_MCP_READ_TIMEOUT",
     "max_retries": "SESSION_REPLAY_MCP_MAX_RETRIES",
     "retry_base_delay": "SESSION_REPLAY_MCP_RETRY_BASE_DELAY",
+    "max_wait_seconds": "SESSION_REPLAY_MCP_MAX_WAIT_SECONDS",
     "allowed_hosts": "SESSION_REPLAY_MCP_ALLOWED_HOSTS",
     "allowed_origins": "SESSION_REPLAY_MCP_ALLOWED_ORIGINS",
 }
+
+# The most SESSION_REPLAY_MCP_MAX_WAIT_SECONDS may allow: one tool call holding for an hour is enough.
+MAX_WAIT_LIMIT = 3600
 
 _UNEXPANDED = re.compile(r"^\$\{[^}]*\}$")
 _TRUE = {"1", "true", "yes", "on"}
@@ -74,6 +78,9 @@ class Settings:
     read_timeout: float = 30.0
     max_retries: int = 3
     retry_base_delay: float = 0.5
+    # Longest a tool may wait for a slow upstream job in one call (Galileo highlights); past it, the
+    # tool answers "still pending" with the call that resumes. Callers choose less (50 s by default).
+    max_wait_seconds: float = 300.0
     # Extra Host header values accepted by the HTTP transports (loopback is always accepted).
     allowed_hosts: tuple[str, ...] = ()
     allowed_origins: tuple[str, ...] = ()
@@ -105,6 +112,11 @@ class Settings:
             parts = urlsplit(url)
             if parts.scheme not in ("http", "https") or not parts.hostname:
                 raise ConfigError(f"{ENV_VARS[name]} must be an http(s) URL, got {url!r}")
+        if not 0 < self.max_wait_seconds <= MAX_WAIT_LIMIT:
+            raise ConfigError(
+                f"{ENV_VARS['max_wait_seconds']} must be more than 0 and at most {MAX_WAIT_LIMIT} seconds, "
+                f"got {self.max_wait_seconds:g}"
+            )
 
     @property
     def secrets(self) -> tuple[str, ...]:

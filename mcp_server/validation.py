@@ -2,12 +2,38 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
 from mcp_server.render.text import clean_text
+
+_EMAIL = re.compile(r"^[^\s@<>()\[\],;:\"]+@[^\s@<>()\[\],;:\"]+\.[^\s@<>()\[\],;:\".]{2,}$")
+
+
+def email_address(value: str | None) -> str | None:
+    """A field validator: the value must look like an email address (None passes)."""
+    if value is not None and not _EMAIL.match(value):
+        raise ValueError("must look like an email address (name@example.com)")
+    return value
+
+
+def web_url(value: str | None) -> str | None:
+    """A field validator: the value must be an absolute http(s) URL (None passes)."""
+    if value is None:
+        return value
+    try:
+        parts = urlsplit(value)
+        ok = parts.scheme in ("http", "https") and bool(parts.hostname) and not any(c.isspace() for c in value)
+    except ValueError:
+        ok = False
+    if not ok:
+        raise ValueError("must be an http(s) URL (https://example.com/hook)")
+    return value
+
 
 # pydantic adds the union member it tried to the error location; those are not argument names.
 _UNION_TAGS = {"str", "int", "bool", "float", "none", "dict", "list", "constrained-str", "constrained-int"}

@@ -76,3 +76,13 @@ def test_bad_app_ids_say_what_is_expected(value: str):
 def test_numbers_must_be_numbers():
     with pytest.raises(ConfigError, match="SESSION_REPLAY_MCP_MAX_RETRIES must be a whole number, got 'x'"):
         Settings.from_env({"SESSION_REPLAY_MCP_MAX_RETRIES": "x"})
+
+
+def test_the_longest_tool_wait_is_configurable_within_bounds():
+    assert Settings().max_wait_seconds == 300
+    assert Settings.from_env({"SESSION_REPLAY_MCP_MAX_WAIT_SECONDS": "120"}).max_wait_seconds == 120.0
+    for bad in ("0", "-5", "3601"):
+        with pytest.raises(ConfigError, match=r"SESSION_REPLAY_MCP_MAX_WAIT_SECONDS must be more than 0 and at most"):
+            Settings.from_env({"SESSION_REPLAY_MCP_MAX_WAIT_SECONDS": bad})
+    with pytest.raises(ConfigError, match="SESSION_REPLAY_MCP_MAX_WAIT_SECONDS must be a number of seconds, got 'x'"):
+        Settings.from_env({"SESSION_REPLAY_MCP_MAX_WAIT_SECONDS": "x"})

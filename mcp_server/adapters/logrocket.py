@@ -9,11 +9,17 @@ Facts this adapter relies on (LogRocket's docs, cross-checked with third-party i
   values come back as strings.
 - The data-export cursor looks numeric but is opaque and may exceed 2**53: it is kept as text.
 - Error bodies are either ``{"detail": "..."}`` or a bare message.
+- Highlights: ``POST highlights/`` answers ``{"id": "<64 hex>"}``; ``GET highlights?id=`` answers
+  ``{"result": null | {...}, "status": ..., "appID": ..., "requestID": ...}``. Statuses seen: PENDING,
+  READY (LogRocket's docs) or COMPLETE (a published API description), FAILED (re-POST to retry).
+  Sessions in a result carry ``recordingID`` and ``sessionID`` (docs) or one ``sessionId`` (the API
+  description); highlights are Markdown with links into replays.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -39,6 +45,10 @@ from mcp_server.adapters.http import Explain, Failure, HttpPolicy, Reply, RetryP
 from mcp_server.redact import process_redactor
 from mcp_server.settings import AppRef, Settings, app_from_key
 
+# LogRocket's highlights request ids are 64 hex digits; accept any short token of that alphabet
+# family, so a change of format upstream does not make results unreachable.
+REQUEST_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
+
 
 @dataclass(frozen=True)
 class LogRocketUser:
@@ -49,6 +59,30 @@ class LogRocketUser:
     email: str | None
     traits: dict[str, str]
     raw: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class SessionHighlights:
+    """One session's part of a highlights result."""
+
+    recording_id: str | None
+    session_id: str | None  # LogRocket's recordingID/sessionID form, the id in a replay URL
+    highlights: str  # Markdown, as LogRocket sent it (not yet sanitized)
+
+
+@dataclass(frozen=True)
+class HighlightsResult:
+    highlights: str  # Markdown across all sessions, as LogRocket sent it
+    sessions: list[SessionHighlights]
+
+
+@dataclass(frozen=True)
+class HighlightsStatus:
+    """One look at a highlights request: its status (upper-cased) and, once done, the result."""
+
+    request_id: str
+    status: str
+    result: HighlightsResult | None
 
 
 @dataclass(frozen=True)
@@ -149,6 +183,55 @@ class LogRocketClient:
                 skipped += 1
         return ExportPage(cursor=_opaque(data.get("cursor")), files=files, skipped=skipped)
 
+    # -- Galileo highlights ---------------------------------------------------------------------
+
+    async def request_highlights(self, body: Mapping[str, Any]) -> str:
+        """Ask Galileo for highlights; the request id to poll with."""
+        key, app = self._settings.logrocket_credentials()
+        op = "requesting highlights"
+        reply = await self._http.request(
+            "POST",
+            self._url(app, "highlights", trailing_slash=True),
+            json_body=dict(body),
+            headers=_auth(key),
+            idempotent=False,  # each POST starts another generation
+            explain=self._explain(app, op),
+        )
+        data = self._json(reply, app, op)
+        request_id = data.get("id") if isinstance(data, dict) else None
+        if not isinstance(request_id, str) or not REQUEST_ID.fullmatch(request_id):
+            raise self._bad_shape(app, op, 'an object with a request "id"')
+        return request_id
+
+    async def get_highlights(self, request_id: str) -> HighlightsStatus:
+        """One look at a highlights request (404: LogRocket does not know the id)."""
+        key, app = self._settings.logrocket_credentials()
+        op = "checking on highlights"
+        reply = await self._http.request(
+            "GET",
+            self._url(app, "highlights"),
+            params={"id": request_id},
+            headers=_auth(key),
+            idempotent=True,
+            explain=self._explain(
+                app,
+                op,
+                not_found=f"LogRocket has no highlights request {request_id} for app {app} (HTTP 404): the id is "
+                "mistyped, belongs to another app, or has expired.",
+            ),
+        )
+        data = self._json(reply, app, op)
+        status = data.get("status") if isinstance(data, dict) else None
+        if not isinstance(data, dict) or not isinstance(status, str):
+            raise self._bad_shape(app, op, 'an object with a "status"')
+        raw = data.get("result")
+        result = None
+        if raw is not None:
+            if not isinstance(raw, dict):
+                raise self._bad_shape(app, op, 'a "result" object or null')
+            result = _highlights_result(raw)
+        return HighlightsStatus(request_id=request_id, status=status.strip().upper(), result=result)
+
     # -- plumbing -------------------------------------------------------------------------------
 
     def _url(self, app: AppRef, *segments: str, trailing_slash: bool = False) -> str:
@@ -238,6 +321,28 @@ class LogRocketClient:
             )
 
         return explain
+
+
+def _highlights_result(raw: dict[str, Any]) -> HighlightsResult:
+    overall = raw.get("highlights")
+    sessions: list[SessionHighlights] = []
+    items = raw.get("sessions")
+    for item in items if isinstance(items, list) else []:
+        if not isinstance(item, dict):
+            continue
+        text = item.get("highlights")
+        recording = item.get("recordingID")
+        index = item.get("sessionID")
+        if isinstance(recording, str) and recording:
+            # sessionID is a small integer in the docs; keep whatever form it came in.
+            number = str(index) if isinstance(index, int | str) and not isinstance(index, bool) else "0"
+            session_id: str | None = f"{recording}/{number}"
+        else:
+            recording = None
+            other = item.get("sessionId", item.get("sessionID"))
+            session_id = str(other) if isinstance(other, str | int) and not isinstance(other, bool) else None
+        sessions.append(SessionHighlights(recording, session_id, text if isinstance(text, str) else ""))
+    return HighlightsResult(highlights=overall if isinstance(overall, str) else "", sessions=sessions)
 
 
 def _auth(key: str) -> dict[str, str]:

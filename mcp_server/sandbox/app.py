@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import anyio
 from starlette.applications import Starlette
@@ -51,6 +52,8 @@ class Sandbox:
                     "control": {
                         "faults": f"{base}{CONTROL_PREFIX}/faults (POST a list of faults, DELETE to clear)",
                         "requests": f"{base}{CONTROL_PREFIX}/requests (GET the log, DELETE to clear)",
+                        "highlights": f"{base}{CONTROL_PREFIX}/highlights (GET the settings; POST "
+                        '{"delay": seconds, "status": "READY" or "COMPLETE", "fail_next": count})',
                     },
                 }
             )
@@ -69,8 +72,33 @@ class Sandbox:
                 self.requests.clear()
             return JSONResponse([r.__dict__ for r in self.requests.items()])
 
+        async def highlights(request: Request) -> Response:
+            world = self.world
+            if request.method == "POST":
+                try:
+                    data = json.loads(await request.body() or b"{}")
+                    problem = _highlights_settings_problem(data)
+                except ValueError:
+                    problem = "the body must be a JSON object"
+                if problem:
+                    return JSONResponse({"detail": problem}, status_code=400)
+                if "delay" in data:
+                    world.highlights_delay = float(data["delay"])
+                if "status" in data:
+                    world.highlights_status = data["status"]
+                if "fail_next" in data:
+                    world.fail_next_highlights(data["fail_next"])
+            return JSONResponse(
+                {
+                    "delay": world.highlights_delay,
+                    "status": world.highlights_status,
+                    "fail_next": world.highlights_failures,
+                }
+            )
+
         return [
             Route("/", index, methods=["GET"]),
+            Route(f"{CONTROL_PREFIX}/highlights", highlights, methods=["GET", "POST"]),
             Route(f"{CONTROL_PREFIX}/faults", faults, methods=["GET", "POST", "DELETE"]),
             Route(f"{CONTROL_PREFIX}/requests", requests, methods=["GET", "DELETE"]),
         ]
@@ -108,6 +136,20 @@ class _Faults:
             await send({"type": "http.response.body", "body": b'{"cursor": 1, "sess', "more_body": False})
         else:  # malformed
             await _respond(send, 200, b'{"cursor": 17, "sessions": [{"url": ', [])
+
+
+def _highlights_settings_problem(data: Any) -> str | None:
+    if not isinstance(data, dict):
+        return "the body must be a JSON object"
+    delay = data.get("delay", 0)
+    if isinstance(delay, bool) or not isinstance(delay, int | float) or not 0 <= delay <= 3600:
+        return "delay must be a number of seconds from 0 to 3600"
+    if data.get("status", "READY") not in ("READY", "COMPLETE"):
+        return 'status must be "READY" or "COMPLETE"'
+    fail_next = data.get("fail_next", 0)
+    if isinstance(fail_next, bool) or not isinstance(fail_next, int) or fail_next < 0:
+        return "fail_next must be a whole number, 0 or more"
+    return None
 
 
 _REASONS = {429: "Too Many Requests", 500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable"}

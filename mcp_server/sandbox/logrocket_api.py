@@ -118,6 +118,7 @@ def routes(world: SandboxWorld) -> list[Route]:
             webhook_url=body.get("webhookURL") if isinstance(body.get("webhookURL"), str) else None,
             created=time.monotonic(),
             ready_after=world.highlights_delay,
+            fail=world.take_highlights_failure(),
         )
         with world.lock:
             app.highlights[request_id] = job

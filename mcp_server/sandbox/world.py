@@ -93,18 +93,36 @@ class SandboxWorld:
         seed: int = DEFAULT_SEED,
         anchor_ms: int | None = None,
         sessions_per_app: int = 48,
-        highlights_delay: float = 20.0,
+        highlights_delay: float = 5.0,
         highlights_status: str = "READY",
     ) -> None:
         self.seed = seed
         # Rounded to the hour so that two sandboxes started close together hold the same sessions.
         self.anchor_ms = anchor_ms if anchor_ms is not None else (int(time.time() * 1000) // HOUR_MS) * HOUR_MS
+        # Seconds of "generation" before a highlights request is done (LogRocket: typically 1 to 3
+        # minutes; a few seconds here so trying the server is pleasant, a fraction of one in tests).
         self.highlights_delay = highlights_delay
+        # How a finished request reports itself: "READY" (LogRocket's docs) or "COMPLETE" (seen elsewhere).
         self.highlights_status = highlights_status
+        # How many of the next highlights requests will end FAILED instead (set by tests or the control API).
+        self.highlights_failures = 0
         self.lock = threading.Lock()
         self.signing_key = hashlib.sha256(f"sandbox-signing-{seed}".encode()).digest()
         self.apps = {(spec.org, spec.app): _make_app(spec, seed, self.anchor_ms, sessions_per_app) for spec in APPS}
         self._keys = {a.spec.api_key: a for a in self.apps.values()}
+
+    def fail_next_highlights(self, count: int = 1) -> None:
+        """Make the next ``count`` highlights requests end FAILED (after the usual delay)."""
+        with self.lock:
+            self.highlights_failures = max(0, count)
+
+    def take_highlights_failure(self) -> bool:
+        """Whether a new highlights request should fail; uses up one armed failure."""
+        with self.lock:
+            if self.highlights_failures > 0:
+                self.highlights_failures -= 1
+                return True
+            return False
 
     def app(self, org: str, app: str) -> SandboxApp | None:
         return self.apps.get((org, app))

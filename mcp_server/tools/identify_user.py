@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Any
 
 from mcp_types import CallToolResult, ToolAnnotations
@@ -13,6 +12,7 @@ from mcp_server.render.budget import Budget
 from mcp_server.render.markdown import code, plain, table_head, table_row
 from mcp_server.tools.output import answer
 from mcp_server.tools.runtime import ToolContext, runtime
+from mcp_server.validation import email_address
 
 NAME = "identify_user"
 TITLE = "Identify a LogRocket user"
@@ -25,14 +25,6 @@ ANNOTATIONS = ToolAnnotations(
 )
 MAX_CHARS = 12_000
 MAX_TEXT = 1024  # LogRocket's limit for the id, name, email and each trait key and value
-_EMAIL = re.compile(r"^[^\s@<>()\[\],;:\"]+@[^\s@<>()\[\],;:\"]+\.[^\s@<>()\[\],;:\".]{2,}$")
-
-
-def _email_shape(value: str | None) -> str | None:
-    if value is not None and not _EMAIL.match(value):
-        raise ValueError("must look like an email address (name@example.com)")
-    return value
-
 
 TraitKey = Annotated[str, StringConstraints(min_length=1, max_length=MAX_TEXT)]
 TraitValue = Annotated[str, StringConstraints(max_length=MAX_TEXT)] | StrictBool | StrictInt | None
@@ -69,7 +61,7 @@ async def identify_user(
     email: Annotated[
         str | None,
         Field(max_length=MAX_TEXT, description="Email address to set. Omit to leave it unchanged."),
-        AfterValidator(_email_shape),
+        AfterValidator(email_address),
     ] = None,
     traits: Annotated[
         dict[TraitKey, TraitValue] | None,
