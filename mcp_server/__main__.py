@@ -182,7 +182,7 @@ async def _call_async(settings: Settings, args: argparse.Namespace) -> int:
             print(f"Unknown tool {args.tool!r}. Available: {', '.join(sorted(tools))}.", file=sys.stderr)
             return 2
         arguments = _arguments(args, tools[args.tool].input_schema)
-        result = await client.call_tool(args.tool, arguments)
+        result = await client.call_tool(args.tool, arguments, progress_callback=_show_progress)
     text = "\n".join(getattr(block, "text", "") for block in result.content)
     if result.is_error:
         print(text, file=sys.stderr)
@@ -192,6 +192,12 @@ async def _call_async(settings: Settings, args: argparse.Namespace) -> int:
     else:
         print(text)
     return 0
+
+
+async def _show_progress(progress: float, total: float | None, message: str | None) -> None:
+    """Progress notifications (summarize_user_sessions waits minutes) go to stderr, not into the answer."""
+    if message:
+        print(message, file=sys.stderr, flush=True)
 
 
 def _arguments(args: argparse.Namespace, schema: dict[str, Any]) -> dict[str, Any]:

@@ -159,6 +159,20 @@ async def test_failed_looks_are_reported_and_waited_through():
     )
 
 
+async def test_a_long_retry_after_is_honoured_by_the_next_look():
+    clock = VirtualClock()
+    galileo = FakeGalileo(clock, ready_at=clock.t + 1, errors=[UpstreamRateLimited("slow down", retry_after=30)])
+    waiter = Waiter(galileo.poll, clock=clock, schedule=DEFAULT_SCHEDULE, on_check=nothing)
+    outcome = await waiter.wait("r", until=waiter.started + 100, resumed=False)
+    assert outcome.kind == "done"
+    assert galileo.looks[1] - galileo.looks[0] >= 30
+    # When the wait ends first, it ends without a look LogRocket asked us not to make.
+    galileo = FakeGalileo(clock, ready_at=clock.t + 1, errors=[UpstreamRateLimited("slow down", retry_after=30)])
+    waiter = Waiter(galileo.poll, clock=clock, schedule=DEFAULT_SCHEDULE, on_check=nothing)
+    outcome = await waiter.wait("r", until=waiter.started + 20, resumed=False)
+    assert outcome.kind == "pending" and len(galileo.looks) == 1
+
+
 async def test_a_wait_whose_every_look_failed_ends_pending_with_the_error():
     clock = VirtualClock()
     limited = UpstreamRateLimited("rate limited")

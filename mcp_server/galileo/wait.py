@@ -97,16 +97,18 @@ class Waiter:
         A fresh request (just POSTed) counts as looked at now; a resumed one has not been looked at.
         """
         last: float | None = None if resumed else self._clock.now()
+        not_before = 0.0  # set by a Retry-After that outlasted the HTTP policy's own retries
         status: str | None = None
         error: UpstreamError | None = None
         for delay in self._schedule.delays(resumed=resumed, rng=self._rng):
             now = self._clock.now()
-            at = (last if last is not None else now) + delay
+            at = max((last if last is not None else now) + delay, not_before)
             final = at >= until
             if final:
                 # The wait ends before the next scheduled look: one last look at the deadline, so the
-                # answer is as fresh as it can be, unless the previous look was just now.
-                if last is not None and until - last < self._schedule.min_gap:
+                # answer is as fresh as it can be, unless the previous look was just now (or LogRocket
+                # asked us to stay away until after it).
+                if not_before > until or (last is not None and until - last < self._schedule.min_gap):
                     break
                 at = until
             await self._clock.sleep(at - now)
@@ -116,6 +118,8 @@ class Waiter:
             if reply is not None:
                 self.good_checks += 1
                 status = reply.status
+            elif isinstance(error, UpstreamRateLimited) and error.retry_after:
+                not_before = last + error.retry_after
             seen = reply.status if reply is not None else None
             await self._on_check(Check(self.checks, self.elapsed(), request_id, seen, error))
             if reply is not None:

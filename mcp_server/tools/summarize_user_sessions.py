@@ -5,10 +5,11 @@ at most ``wait_seconds`` (50 s by default), sending a progress notification on e
 answers "still pending" with the exact call that resumes.
 
 The server keeps nothing between calls (several workers may serve one client): the resume handle is
-LogRocket's request id. LogRocket has no retry for a FAILED request, only a new POST of the same body,
-and that body is not stored anywhere. So the resume call the tool hands out repeats the user, question
-and time range (as epoch ms, so "7d" does not drift); with them, a resumed call that finds its request
-FAILED sends it again once. Without them it reports the failure and how to start over.
+LogRocket's request id, which belongs to the configured app (LOGROCKET_APP_ID), the only one polled.
+LogRocket has no retry for a FAILED request, only a new POST of the same body, and that body is not
+stored anywhere. So the resume call the tool hands out repeats the user, question and time range (as
+epoch ms, so "7d" does not drift); with them, a resumed call that finds its request FAILED sends it
+again once. Without them it reports the failure and how to start over.
 """
 
 from __future__ import annotations
