@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 
 from tests.test_transports import CLEAN_ENV, SCRIPT
@@ -39,6 +40,13 @@ def test_call_json_arguments():
     done = run("call", "list_exports", "--sandbox", "--json", '{"limit": 1, "since": "2020-01-01"}')
     assert done.returncode == 0, done.stderr
     assert "from 2020-01-01T00:00:00Z" in done.stdout
+
+
+def test_call_shows_progress_on_stderr_and_the_answer_on_stdout():
+    done = run("call", "summarize_user_sessions", "--sandbox", "user_email=jane@acme.com", "wait_seconds=3")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("**Galileo is still working** on the highlights for `jane@acme.com`")
+    assert re.search(r"^Galileo is still working: \d s elapsed, typically 1 to 3 minutes$", done.stderr, re.M)
 
 
 def test_a_tool_error_exits_non_zero_with_the_message_on_stderr():
