@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from mcp_server import __version__
 from mcp_server.adapters.logrocket import LogRocketClient
 from mcp_server.errors import ConfigError, UserFacingError
+from mcp_server.exports.reader import ExportReader
 from mcp_server.redact import process_redactor
 from mcp_server.schema import compact_schema
 from mcp_server.settings import Settings
@@ -106,6 +107,12 @@ def instructions(settings: Settings, specs: list[ToolSpec]) -> str:
             "- list_exports: find sessions. LogRocket exports each finished session as one JSON Lines file "
             "(about an hour after it ends); page with the returned cursor, or start at a time with since."
         )
+    if "read_session_export" in names:
+        lines.append(
+            "- read_session_export: what happened in one session (a URL from list_exports): a digest first, "
+            "then focus on errors, network, console, ... with query/start/end and cursor paging; re-reads of the "
+            "same export are instant."
+        )
     if "identify_user" in names:
         lines.append("- identify_user: set a user's name, email and traits in LogRocket (it writes).")
     if settings.read_only:
@@ -140,9 +147,11 @@ def _lifespan(
     @asynccontextmanager
     async def lifespan(_: MCPServer[Runtime]) -> AsyncIterator[Runtime]:
         logrocket = LogRocketClient(settings, transport=logrocket_transport)
+        exports = ExportReader(settings)
         try:
-            yield Runtime(settings=settings, logrocket=logrocket)
+            yield Runtime(settings=settings, logrocket=logrocket, exports=exports)
         finally:
             await logrocket.aclose()
+            await exports.aclose()
 
     return lifespan

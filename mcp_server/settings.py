@@ -39,6 +39,12 @@ ENV_VARS: Mapping[str, str] = {
     "retry_base_delay": "SESSION_REPLAY_MCP_RETRY_BASE_DELAY",
     "allowed_hosts": "SESSION_REPLAY_MCP_ALLOWED_HOSTS",
     "allowed_origins": "SESSION_REPLAY_MCP_ALLOWED_ORIGINS",
+    "export_allowed_hosts": "LOGROCKET_EXPORT_ALLOWED_HOSTS",
+    "export_max_bytes": "SESSION_REPLAY_MCP_EXPORT_MAX_BYTES",
+    "export_time_budget": "SESSION_REPLAY_MCP_EXPORT_TIME_BUDGET",
+    "cache_dir": "SESSION_REPLAY_MCP_CACHE_DIR",
+    "cache_max_bytes": "SESSION_REPLAY_MCP_CACHE_MAX_BYTES",
+    "cache_max_age_hours": "SESSION_REPLAY_MCP_CACHE_MAX_AGE_HOURS",
 }
 
 _UNEXPANDED = re.compile(r"^\$\{[^}]*\}$")
@@ -77,6 +83,14 @@ class Settings:
     # Extra Host header values accepted by the HTTP transports (loopback is always accepted).
     allowed_hosts: tuple[str, ...] = ()
     allowed_origins: tuple[str, ...] = ()
+    # Export downloads: hosts exempt from the public-address rule (may be plain http), and per-call limits.
+    export_allowed_hosts: tuple[str, ...] = ()
+    export_max_bytes: int = 1 << 30
+    export_time_budget: float = 50.0
+    # The on-disk cache of export indexes (None: the platform's user cache directory).
+    cache_dir: str | None = None
+    cache_max_bytes: int = 2 << 30
+    cache_max_age_hours: float = 24.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -183,7 +197,7 @@ def _convert(name: str, var: str, raw: str, default: Any) -> Any:
         return parse_bool(var, raw, fail_safe=True)
     if name == "enabled_tools":
         return frozenset(t.strip() for t in raw.split(",") if t.strip())
-    if name in ("allowed_hosts", "allowed_origins"):
+    if name in ("allowed_hosts", "allowed_origins", "export_allowed_hosts"):
         return tuple(t.strip() for t in raw.split(",") if t.strip())
     if isinstance(default, bool):
         return parse_bool(var, raw, fail_safe=default)

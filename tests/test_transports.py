@@ -71,7 +71,7 @@ async def test_stdio_console_script_with_the_sandbox():
         assert client.server_info is not None and client.server_info.name == "session-replay-mcp"
         names = {t.name for t in (await client.list_tools()).tools}
         result = await client.call_tool("list_exports", {"limit": 2})
-    assert names == {"list_exports", "identify_user"}
+    assert names == {"list_exports", "read_session_export", "identify_user"}
     assert not result.is_error
     assert text_of(result).startswith("**2 exported sessions** for app `acme/web`, oldest first.")
 
@@ -82,7 +82,7 @@ async def test_stdio_read_only_from_the_environment():
     )
     async with Client(params) as client:
         names = {t.name for t in (await client.list_tools()).tools}
-    assert names == {"list_exports"}
+    assert names == {"list_exports", "read_session_export"}
 
 
 @pytest.mark.parametrize("http_server", ["streamable-http"], indirect=True)

@@ -61,10 +61,13 @@ class SandboxServer:
             found = self.world.app(org, name)
             assert found is not None, f"no sandbox app {app}"
             spec = found.spec
-        return (base or Settings()).with_overrides(
+        base = base or Settings()
+        return base.with_overrides(
             logrocket_api_url=self.api_url,
             logrocket_api_key=spec.api_key,
             logrocket_app_id=f"{spec.org}/{spec.app}",
+            # The sandbox serves its export files itself, on loopback: allow exactly this address.
+            export_allowed_hosts=(*base.export_allowed_hosts, f"{self.host}:{self.port}"),
         )
 
     def start(self) -> SandboxServer:

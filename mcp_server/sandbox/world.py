@@ -9,6 +9,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from mcp_server.sandbox.sessions import SessionUser, Shape, SyntheticSession
@@ -95,12 +96,14 @@ class SandboxWorld:
         sessions_per_app: int = 48,
         highlights_delay: float = 20.0,
         highlights_status: str = "READY",
+        export_cache_dir: Path | None = None,
     ) -> None:
         self.seed = seed
         # Rounded to the hour so that two sandboxes started close together hold the same sessions.
         self.anchor_ms = anchor_ms if anchor_ms is not None else (int(time.time() * 1000) // HOUR_MS) * HOUR_MS
         self.highlights_delay = highlights_delay
         self.highlights_status = highlights_status
+        self.export_cache_dir = export_cache_dir
         self.lock = threading.Lock()
         self.signing_key = hashlib.sha256(f"sandbox-signing-{seed}".encode()).digest()
         self.apps = {(spec.org, spec.app): _make_app(spec, seed, self.anchor_ms, sessions_per_app) for spec in APPS}

@@ -8,7 +8,7 @@ from typing import Any
 
 from mcp_types import ToolAnnotations
 
-from mcp_server.tools import identify_user, list_exports
+from mcp_server.tools import identify_user, list_exports, read_session_export
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,12 @@ class ToolSpec:
 
 ALL_TOOLS: tuple[ToolSpec, ...] = (
     ToolSpec(list_exports.NAME, list_exports.TITLE, list_exports.list_exports, list_exports.ANNOTATIONS),
+    ToolSpec(
+        read_session_export.NAME,
+        read_session_export.TITLE,
+        read_session_export.read_session_export,
+        read_session_export.ANNOTATIONS,
+    ),
     ToolSpec(identify_user.NAME, identify_user.TITLE, identify_user.identify_user, identify_user.ANNOTATIONS),
 )
 TOOL_NAMES = frozenset(t.name for t in ALL_TOOLS)

@@ -8,6 +8,7 @@ from typing import Any
 from mcp.server.mcpserver import Context
 
 from mcp_server.adapters.logrocket import LogRocketClient
+from mcp_server.exports.reader import ExportReader
 from mcp_server.settings import Settings
 
 # What tool functions declare to receive the request context.
@@ -18,6 +19,7 @@ ToolContext = Context[Any, Any]
 class Runtime:
     settings: Settings
     logrocket: LogRocketClient
+    exports: ExportReader
 
 
 def runtime(ctx: ToolContext) -> Runtime:
