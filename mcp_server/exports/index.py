@@ -138,10 +138,10 @@ class IndexBuilder:
         # Files hold one shape throughout: the shape of the previous line is tried first, and its sniffer
         # handles the lines it can read from their bytes alone, without parsing them.
         shape = self._shape
-        sniffed = 0
+        handled = 0  # lines of `shape` read so far in this batch (sniffed or parsed)
         for line in batch:
             if shape.sniff(line, self):
-                sniffed += 1
+                handled += 1
                 continue
             try:
                 obj = loads(line)
@@ -159,14 +159,16 @@ class IndexBuilder:
             if type(obj) is not dict:
                 stats.not_object += 1
                 continue
-            stats.parsed += 1
             if shape is _FALLBACK or not shape.matches(obj):
+                stats.parsed += handled
+                stats.shapes[shape.name] += handled
+                handled = 0
                 shape = next(s for s in SHAPES if s.matches(obj))
                 self._shape = shape
-            stats.shapes[shape.name] += 1
+            handled += 1
             shape.feed(obj, line, self)
-        stats.parsed += sniffed
-        stats.shapes[shape.name] += sniffed
+        stats.parsed += handled
+        stats.shapes[shape.name] += handled
 
     def _time(self, t: int | None) -> None:
         if t is None:
