@@ -8,7 +8,7 @@ from typing import Any
 
 from mcp_types import ToolAnnotations
 
-from mcp_server.tools import identify_user, list_exports
+from mcp_server.tools import identify_user, list_exports, push_highlight_event
 
 
 @dataclass(frozen=True)
@@ -27,5 +27,11 @@ class ToolSpec:
 ALL_TOOLS: tuple[ToolSpec, ...] = (
     ToolSpec(list_exports.NAME, list_exports.TITLE, list_exports.list_exports, list_exports.ANNOTATIONS),
     ToolSpec(identify_user.NAME, identify_user.TITLE, identify_user.identify_user, identify_user.ANNOTATIONS),
+    ToolSpec(
+        push_highlight_event.NAME,
+        push_highlight_event.TITLE,
+        push_highlight_event.push_highlight_event,
+        push_highlight_event.ANNOTATIONS,
+    ),
 )
 TOOL_NAMES = frozenset(t.name for t in ALL_TOOLS)

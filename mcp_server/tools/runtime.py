@@ -7,6 +7,7 @@ from typing import Any
 
 from mcp.server.mcpserver import Context
 
+from mcp_server.adapters.highlight import HighlightClient
 from mcp_server.adapters.logrocket import LogRocketClient
 from mcp_server.settings import Settings
 
@@ -18,6 +19,7 @@ ToolContext = Context[Any, Any]
 class Runtime:
     settings: Settings
     logrocket: LogRocketClient
+    highlight: HighlightClient
 
 
 def runtime(ctx: ToolContext) -> Runtime:
