@@ -32,6 +32,7 @@ _FLAGS: dict[str, str] = {
     "logrocket_api_url": "LogRocket API base URL",
     "highlight_project_id": "Highlight project id",
     "highlight_public_graph_url": "Highlight public GraphQL endpoint",
+    "highlight_app_url": "Highlight web app address, for links to sessions",
     "enabled_tools": "comma-separated tools to enable (default: all)",
     "read_timeout": "seconds to wait for an upstream answer",
     "allowed_hosts": "comma-separated extra Host names the HTTP transports accept",
@@ -77,7 +78,7 @@ def _parser() -> argparse.ArgumentParser:
     _settings_flags(serve)
     serve.set_defaults(handler=_serve)
 
-    sandbox = commands.add_parser("sandbox", help="run only the LogRocket API emulator")
+    sandbox = commands.add_parser("sandbox", help="run only the emulator (LogRocket API, Highlight public graph)")
     sandbox.add_argument("--host", default="127.0.0.1")
     sandbox.add_argument("--port", type=int, default=8090)
     sandbox.add_argument(
@@ -98,7 +99,9 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _settings_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--sandbox", action="store_true", help="start the built-in LogRocket emulator and use it")
+    parser.add_argument(
+        "--sandbox", action="store_true", help="start the built-in emulator (LogRocket, Highlight) and use it"
+    )
     parser.add_argument(
         "--sandbox-port", type=int, default=0, help="port for --sandbox (default: any free one); fix it to reuse URLs"
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import AsyncIterator, Callable, Mapping
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
 import httpx2
@@ -16,6 +16,7 @@ from mcp_types import CallToolResult, InputRequiredResult
 from pydantic import ValidationError
 
 from mcp_server import __version__
+from mcp_server.adapters.highlight import HighlightClient
 from mcp_server.adapters.logrocket import LogRocketClient
 from mcp_server.errors import ConfigError, UserFacingError
 from mcp_server.exports.reader import ExportReader
@@ -82,8 +83,9 @@ def build_server(
     settings: Settings,
     *,
     logrocket_transport: httpx2.AsyncBaseTransport | None = None,
+    highlight_transport: httpx2.AsyncBaseTransport | None = None,
 ) -> SessionReplayServer:
-    """Build the server. ``logrocket_transport`` replaces the network (tests, benchmarks)."""
+    """Build the server. The ``*_transport`` arguments replace the network (tests, benchmarks)."""
     process_redactor.add(settings.secrets)
     specs = select_tools(settings)
     tools = [_tool(spec) for spec in specs]
@@ -94,14 +96,14 @@ def build_server(
         instructions=instructions(settings, specs),
         version=__version__,
         tools=tools,
-        lifespan=_lifespan(settings, logrocket_transport),
+        lifespan=_lifespan(settings, logrocket_transport, highlight_transport),
         arg_names={t.name: frozenset(t.parameters.get("properties", {})) for t in tools},
     )
 
 
 def instructions(settings: Settings, specs: list[ToolSpec]) -> str:
     names = {s.name for s in specs}
-    lines = ["Tools for session-replay data recorded by LogRocket."]
+    lines = ["Tools for session-replay data: sessions recorded by LogRocket, events sent to Highlight.io."]
     if "list_exports" in names:
         lines.append(
             "- list_exports: find sessions. LogRocket exports each finished session as one JSON Lines file "
@@ -115,6 +117,11 @@ def instructions(settings: Settings, specs: list[ToolSpec]) -> str:
         )
     if "identify_user" in names:
         lines.append("- identify_user: set a user's name, email and traits in LogRocket (it writes).")
+    if "push_highlight_event" in names:
+        lines.append(
+            "- push_highlight_event: record a custom event with properties in a Highlight.io session, optionally "
+            "identifying its user; starts a new session unless given session_secure_id (it writes)."
+        )
     if settings.read_only:
         lines.append("Read-only mode is on: tools that change data are not available in this server.")
     if settings.enabled_tools is not None:
@@ -142,16 +149,19 @@ def _tool(spec: ToolSpec) -> Tool:
 
 
 def _lifespan(
-    settings: Settings, logrocket_transport: httpx2.AsyncBaseTransport | None
+    settings: Settings,
+    logrocket_transport: httpx2.AsyncBaseTransport | None,
+    highlight_transport: httpx2.AsyncBaseTransport | None,
 ) -> Callable[[MCPServer[Runtime]], Any]:
     @asynccontextmanager
     async def lifespan(_: MCPServer[Runtime]) -> AsyncIterator[Runtime]:
-        logrocket = LogRocketClient(settings, transport=logrocket_transport)
-        exports = ExportReader(settings)
-        try:
-            yield Runtime(settings=settings, logrocket=logrocket, exports=exports)
-        finally:
-            await logrocket.aclose()
-            await exports.aclose()
+        async with AsyncExitStack() as stack:
+            logrocket = LogRocketClient(settings, transport=logrocket_transport)
+            stack.push_async_callback(logrocket.aclose)
+            highlight = HighlightClient(settings, transport=highlight_transport)
+            stack.push_async_callback(highlight.aclose)
+            exports = ExportReader(settings)
+            stack.push_async_callback(exports.aclose)
+            yield Runtime(settings=settings, logrocket=logrocket, highlight=highlight, exports=exports)
 
     return lifespan

@@ -23,6 +23,9 @@ DEFAULT_LOGROCKET_API_URL = "https://api.logrocket.com/v1"
 # Hosted Highlight shut down on 2026-02-28; this stays the default because it is what the SDKs and
 # the API description use, and the endpoint is configurable (self-hosted or a successor).
 DEFAULT_HIGHLIGHT_PUBLIC_GRAPH_URL = "https://pub.highlight.io"
+# Alternatives, named in error messages and the README.
+SELF_HOSTED_HIGHLIGHT_PUBLIC_GRAPH_URL = "http://localhost:8082/public"
+LAUNCHDARKLY_PUBLIC_GRAPH_URL = "https://pub.observability.app.launchdarkly.com"
 
 # Settings attribute -> the environment variable that sets it.
 ENV_VARS: Mapping[str, str] = {
@@ -31,6 +34,7 @@ ENV_VARS: Mapping[str, str] = {
     "logrocket_api_url": "LOGROCKET_API_URL",
     "highlight_project_id": "HIGHLIGHT_PROJECT_ID",
     "highlight_public_graph_url": "HIGHLIGHT_PUBLIC_GRAPH_URL",
+    "highlight_app_url": "HIGHLIGHT_APP_URL",
     "read_only": "SESSION_REPLAY_MCP_READ_ONLY",
     "enabled_tools": "SESSION_REPLAY_MCP_TOOLS",
     "connect_timeout": "SESSION_REPLAY_MCP_CONNECT_TIMEOUT",
@@ -72,6 +76,8 @@ class Settings:
     logrocket_api_url: str = DEFAULT_LOGROCKET_API_URL
     highlight_project_id: str | None = None
     highlight_public_graph_url: str = DEFAULT_HIGHLIGHT_PUBLIC_GRAPH_URL
+    # Highlight's web app, for links to sessions; None derives it from the endpoint when it can.
+    highlight_app_url: str | None = None
     read_only: bool = False
     # None means every tool; otherwise only these (still subject to read_only).
     enabled_tools: frozenset[str] | None = None
@@ -114,8 +120,10 @@ class Settings:
         return replace(self, **{k: v for k, v in overrides.items() if v is not None})
 
     def _check(self) -> None:
-        for name in ("logrocket_api_url", "highlight_public_graph_url"):
+        for name in ("logrocket_api_url", "highlight_public_graph_url", "highlight_app_url"):
             url = getattr(self, name)
+            if url is None:
+                continue
             parts = urlsplit(url)
             if parts.scheme not in ("http", "https") or not parts.hostname:
                 raise ConfigError(f"{ENV_VARS[name]} must be an http(s) URL, got {url!r}")

@@ -64,7 +64,8 @@ async def test_a_selection_enables_only_those_tools_and_the_instructions_say_so(
 def test_an_unknown_tool_in_the_selection_is_a_startup_error():
     with pytest.raises(
         ConfigError,
-        match=r"Unknown tool name.*: list_export\. Available: identify_user, list_exports, read_session_export",
+        match=r"Unknown tool name.*: list_export\. Available: identify_user, list_exports, push_highlight_event, "
+        r"read_session_export",
     ):
         build_server(Settings(enabled_tools=frozenset({"list_export"})))
 

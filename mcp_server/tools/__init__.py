@@ -8,7 +8,7 @@ from typing import Any
 
 from mcp_types import ToolAnnotations
 
-from mcp_server.tools import identify_user, list_exports, read_session_export
+from mcp_server.tools import identify_user, list_exports, push_highlight_event, read_session_export
 
 
 @dataclass(frozen=True)
@@ -33,5 +33,11 @@ ALL_TOOLS: tuple[ToolSpec, ...] = (
         read_session_export.ANNOTATIONS,
     ),
     ToolSpec(identify_user.NAME, identify_user.TITLE, identify_user.identify_user, identify_user.ANNOTATIONS),
+    ToolSpec(
+        push_highlight_event.NAME,
+        push_highlight_event.TITLE,
+        push_highlight_event.push_highlight_event,
+        push_highlight_event.ANNOTATIONS,
+    ),
 )
 TOOL_NAMES = frozenset(t.name for t in ALL_TOOLS)

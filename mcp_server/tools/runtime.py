@@ -7,6 +7,7 @@ from typing import Any
 
 from mcp.server.mcpserver import Context
 
+from mcp_server.adapters.highlight import HighlightClient
 from mcp_server.adapters.logrocket import LogRocketClient
 from mcp_server.exports.reader import ExportReader
 from mcp_server.settings import Settings
@@ -20,6 +21,7 @@ class Runtime:
     settings: Settings
     logrocket: LogRocketClient
     exports: ExportReader
+    highlight: HighlightClient
 
 
 def runtime(ctx: ToolContext) -> Runtime:
