@@ -32,6 +32,7 @@ _FLAGS: dict[str, str] = {
     "logrocket_api_url": "LogRocket API base URL",
     "highlight_project_id": "Highlight project id",
     "highlight_public_graph_url": "Highlight public GraphQL endpoint",
+    "highlight_app_url": "Highlight web app address, for links to sessions",
     "enabled_tools": "comma-separated tools to enable (default: all)",
     "read_timeout": "seconds to wait for an upstream answer",
     "allowed_hosts": "comma-separated extra Host names the HTTP transports accept",
@@ -77,9 +78,12 @@ def _parser() -> argparse.ArgumentParser:
     _settings_flags(serve)
     serve.set_defaults(handler=_serve)
 
-    sandbox = commands.add_parser("sandbox", help="run only the LogRocket API emulator")
+    sandbox = commands.add_parser("sandbox", help="run only the emulator (LogRocket API, Highlight public graph)")
     sandbox.add_argument("--host", default="127.0.0.1")
     sandbox.add_argument("--port", type=int, default=8090)
+    sandbox.add_argument(
+        "--export-cache-dir", help="write generated large exports (?events=N) here once and serve them from disk"
+    )
     sandbox.set_defaults(handler=_sandbox)
 
     call = commands.add_parser("call", help="call one tool through an MCP client and print its answer")
@@ -95,7 +99,12 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _settings_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--sandbox", action="store_true", help="start the built-in LogRocket emulator and use it")
+    parser.add_argument(
+        "--sandbox", action="store_true", help="start the built-in emulator (LogRocket, Highlight) and use it"
+    )
+    parser.add_argument(
+        "--sandbox-port", type=int, default=0, help="port for --sandbox (default: any free one); fix it to reuse URLs"
+    )
     parser.add_argument("--read-only", action="store_true", help="never register tools that write")
     group = parser.add_argument_group("settings (each mirrors its environment variable)")
     for attr, text in _FLAGS.items():
@@ -117,7 +126,7 @@ def _settings(args: argparse.Namespace) -> tuple[Settings, SandboxServer | None]
         return settings, None
     from mcp_server.sandbox.server import SandboxServer
 
-    sandbox = SandboxServer().start()
+    sandbox = SandboxServer(port=args.sandbox_port).start()
     logger.info("%s", sandbox.banner())
     return sandbox.settings(settings), sandbox
 
@@ -154,9 +163,14 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _sandbox(args: argparse.Namespace) -> int:
-    from mcp_server.sandbox.server import SandboxServer
+    from pathlib import Path
 
-    SandboxServer(host=args.host, port=args.port).serve_forever()
+    from mcp_server.sandbox.app import Sandbox
+    from mcp_server.sandbox.server import SandboxServer
+    from mcp_server.sandbox.world import SandboxWorld
+
+    cache = Path(args.export_cache_dir) if args.export_cache_dir else None
+    SandboxServer(Sandbox(SandboxWorld(export_cache_dir=cache)), host=args.host, port=args.port).serve_forever()
     return 0
 
 

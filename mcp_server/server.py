@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import AsyncIterator, Callable, Mapping
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
 import httpx2
@@ -16,9 +16,11 @@ from mcp_types import CallToolResult, InputRequiredResult
 from pydantic import ValidationError
 
 from mcp_server import __version__
+from mcp_server.adapters.highlight import HighlightClient
 from mcp_server.adapters.logrocket import LogRocketClient
 from mcp_server.clock import REAL_CLOCK, Clock
 from mcp_server.errors import ConfigError, UserFacingError
+from mcp_server.exports.reader import ExportReader
 from mcp_server.redact import process_redactor
 from mcp_server.schema import compact_schema
 from mcp_server.settings import Settings
@@ -82,9 +84,10 @@ def build_server(
     settings: Settings,
     *,
     logrocket_transport: httpx2.AsyncBaseTransport | None = None,
+    highlight_transport: httpx2.AsyncBaseTransport | None = None,
     clock: Clock | None = None,
 ) -> SessionReplayServer:
-    """Build the server. ``logrocket_transport`` replaces the network, ``clock`` real time (tests, benchmarks)."""
+    """Build the server. The ``*_transport`` arguments replace the network, ``clock`` real time (tests, benchmarks)."""
     process_redactor.add(settings.secrets)
     specs = select_tools(settings)
     tools = [_tool(spec) for spec in specs]
@@ -95,18 +98,24 @@ def build_server(
         instructions=instructions(settings, specs),
         version=__version__,
         tools=tools,
-        lifespan=_lifespan(settings, logrocket_transport, clock or REAL_CLOCK),
+        lifespan=_lifespan(settings, logrocket_transport, highlight_transport, clock or REAL_CLOCK),
         arg_names={t.name: frozenset(t.parameters.get("properties", {})) for t in tools},
     )
 
 
 def instructions(settings: Settings, specs: list[ToolSpec]) -> str:
     names = {s.name for s in specs}
-    lines = ["Tools for session-replay data recorded by LogRocket."]
+    lines = ["Tools for session-replay data: sessions recorded by LogRocket, events sent to Highlight.io."]
     if "list_exports" in names:
         lines.append(
             "- list_exports: find sessions. LogRocket exports each finished session as one JSON Lines file "
             "(about an hour after it ends); page with the returned cursor, or start at a time with since."
+        )
+    if "read_session_export" in names:
+        lines.append(
+            "- read_session_export: what happened in one session (a URL from list_exports): a digest first, "
+            "then focus on errors, network, console, ... with query/start/end and cursor paging; re-reads of the "
+            "same export are instant."
         )
     if "summarize_user_sessions" in names:
         lines.append(
@@ -116,6 +125,11 @@ def instructions(settings: Settings, specs: list[ToolSpec]) -> str:
         )
     if "identify_user" in names:
         lines.append("- identify_user: set a user's name, email and traits in LogRocket (it writes).")
+    if "push_highlight_event" in names:
+        lines.append(
+            "- push_highlight_event: record a custom event with properties in a Highlight.io session, optionally "
+            "identifying its user; starts a new session unless given session_secure_id (it writes)."
+        )
     if settings.read_only:
         lines.append("Read-only mode is on: tools that change data are not available in this server.")
     if settings.enabled_tools is not None:
@@ -143,14 +157,20 @@ def _tool(spec: ToolSpec) -> Tool:
 
 
 def _lifespan(
-    settings: Settings, logrocket_transport: httpx2.AsyncBaseTransport | None, clock: Clock
+    settings: Settings,
+    logrocket_transport: httpx2.AsyncBaseTransport | None,
+    highlight_transport: httpx2.AsyncBaseTransport | None,
+    clock: Clock,
 ) -> Callable[[MCPServer[Runtime]], Any]:
     @asynccontextmanager
     async def lifespan(_: MCPServer[Runtime]) -> AsyncIterator[Runtime]:
-        logrocket = LogRocketClient(settings, transport=logrocket_transport)
-        try:
-            yield Runtime(settings=settings, logrocket=logrocket, clock=clock)
-        finally:
-            await logrocket.aclose()
+        async with AsyncExitStack() as stack:
+            logrocket = LogRocketClient(settings, transport=logrocket_transport)
+            stack.push_async_callback(logrocket.aclose)
+            highlight = HighlightClient(settings, transport=highlight_transport)
+            stack.push_async_callback(highlight.aclose)
+            exports = ExportReader(settings)
+            stack.push_async_callback(exports.aclose)
+            yield Runtime(settings=settings, logrocket=logrocket, highlight=highlight, exports=exports, clock=clock)
 
     return lifespan

@@ -23,6 +23,9 @@ DEFAULT_LOGROCKET_API_URL = "https://api.logrocket.com/v1"
 # Hosted Highlight shut down on 2026-02-28; this stays the default because it is what the SDKs and
 # the API description use, and the endpoint is configurable (self-hosted or a successor).
 DEFAULT_HIGHLIGHT_PUBLIC_GRAPH_URL = "https://pub.highlight.io"
+# Alternatives, named in error messages and the README.
+SELF_HOSTED_HIGHLIGHT_PUBLIC_GRAPH_URL = "http://localhost:8082/public"
+LAUNCHDARKLY_PUBLIC_GRAPH_URL = "https://pub.observability.app.launchdarkly.com"
 
 # Settings attribute -> the environment variable that sets it.
 ENV_VARS: Mapping[str, str] = {
@@ -31,6 +34,7 @@ ENV_VARS: Mapping[str, str] = {
     "logrocket_api_url": "LOGROCKET_API_URL",
     "highlight_project_id": "HIGHLIGHT_PROJECT_ID",
     "highlight_public_graph_url": "HIGHLIGHT_PUBLIC_GRAPH_URL",
+    "highlight_app_url": "HIGHLIGHT_APP_URL",
     "read_only": "SESSION_REPLAY_MCP_READ_ONLY",
     "enabled_tools": "SESSION_REPLAY_MCP_TOOLS",
     "connect_timeout": "SESSION_REPLAY_MCP_CONNECT_TIMEOUT",
@@ -40,6 +44,12 @@ ENV_VARS: Mapping[str, str] = {
     "max_wait_seconds": "SESSION_REPLAY_MCP_MAX_WAIT_SECONDS",
     "allowed_hosts": "SESSION_REPLAY_MCP_ALLOWED_HOSTS",
     "allowed_origins": "SESSION_REPLAY_MCP_ALLOWED_ORIGINS",
+    "export_allowed_hosts": "LOGROCKET_EXPORT_ALLOWED_HOSTS",
+    "export_max_bytes": "SESSION_REPLAY_MCP_EXPORT_MAX_BYTES",
+    "export_time_budget": "SESSION_REPLAY_MCP_EXPORT_TIME_BUDGET",
+    "cache_dir": "SESSION_REPLAY_MCP_CACHE_DIR",
+    "cache_max_bytes": "SESSION_REPLAY_MCP_CACHE_MAX_BYTES",
+    "cache_max_age_hours": "SESSION_REPLAY_MCP_CACHE_MAX_AGE_HOURS",
 }
 
 # The most SESSION_REPLAY_MCP_MAX_WAIT_SECONDS may allow: one tool call holding for an hour is enough.
@@ -70,6 +80,8 @@ class Settings:
     logrocket_api_url: str = DEFAULT_LOGROCKET_API_URL
     highlight_project_id: str | None = None
     highlight_public_graph_url: str = DEFAULT_HIGHLIGHT_PUBLIC_GRAPH_URL
+    # Highlight's web app, for links to sessions; None derives it from the endpoint when it can.
+    highlight_app_url: str | None = None
     read_only: bool = False
     # None means every tool; otherwise only these (still subject to read_only).
     enabled_tools: frozenset[str] | None = None
@@ -84,6 +96,14 @@ class Settings:
     # Extra Host header values accepted by the HTTP transports (loopback is always accepted).
     allowed_hosts: tuple[str, ...] = ()
     allowed_origins: tuple[str, ...] = ()
+    # Export downloads: hosts exempt from the public-address rule (may be plain http), and per-call limits.
+    export_allowed_hosts: tuple[str, ...] = ()
+    export_max_bytes: int = 1 << 30
+    export_time_budget: float = 50.0
+    # The on-disk cache of export indexes (None: the platform's user cache directory).
+    cache_dir: str | None = None
+    cache_max_bytes: int = 2 << 30
+    cache_max_age_hours: float = 24.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -107,8 +127,10 @@ class Settings:
         return replace(self, **{k: v for k, v in overrides.items() if v is not None})
 
     def _check(self) -> None:
-        for name in ("logrocket_api_url", "highlight_public_graph_url"):
+        for name in ("logrocket_api_url", "highlight_public_graph_url", "highlight_app_url"):
             url = getattr(self, name)
+            if url is None:
+                continue
             parts = urlsplit(url)
             if parts.scheme not in ("http", "https") or not parts.hostname:
                 raise ConfigError(f"{ENV_VARS[name]} must be an http(s) URL, got {url!r}")
@@ -195,7 +217,7 @@ def _convert(name: str, var: str, raw: str, default: Any) -> Any:
         return parse_bool(var, raw, fail_safe=True)
     if name == "enabled_tools":
         return frozenset(t.strip() for t in raw.split(",") if t.strip())
-    if name in ("allowed_hosts", "allowed_origins"):
+    if name in ("allowed_hosts", "allowed_origins", "export_allowed_hosts"):
         return tuple(t.strip() for t in raw.split(",") if t.strip())
     if isinstance(default, bool):
         return parse_bool(var, raw, fail_safe=default)

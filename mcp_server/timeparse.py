@@ -83,3 +83,37 @@ def _from_epoch(value: int, field: str) -> int:
 
 def _ms(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
+
+
+_OFFSET_UNITS = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|h|m|s)")
+_CLOCK = re.compile(r"^\+?(?:(\d+):)?(\d{1,2}):(\d{1,2}(?:\.\d+)?)$")
+OFFSET_FORMS = (
+    "an offset from the session start such as 90s, 5m, 1h2m or 12:30 (mm:ss), or a time: epoch milliseconds or ISO-8601"
+)
+
+
+def parse_offset_or_instant(value: str | int, *, field: str) -> tuple[str, int]:
+    """``("offset", ms)`` for "90s", "1h2m", "+5m", "12:30"; ``("time", epoch ms)`` for an instant."""
+    if isinstance(value, bool):
+        raise InputError(f"{field} must be {OFFSET_FORMS}.")
+    if isinstance(value, int):
+        if 0 <= value < _SECONDS_CEILING:
+            raise InputError(
+                f"{field}={value} is ambiguous: give an offset with a unit ({value}s or {value}ms) or a time as "
+                "epoch milliseconds or ISO-8601."
+            )
+        return "time", _from_epoch(value, field)
+    text = value.strip().lower()
+    clock = _CLOCK.match(text)
+    if clock:
+        hours, minutes, seconds = clock.groups()
+        total = int(hours or 0) * 3600 + int(minutes) * 60 + float(seconds)
+        return "offset", round(total * 1000)
+    compact = text.lstrip("+").replace(" ", "")
+    if compact and _OFFSET_UNITS.sub("", compact) == "" and not compact.isdigit():
+        factor = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000}
+        return "offset", round(sum(float(n) * factor[u] for n, u in _OFFSET_UNITS.findall(compact)))
+    try:
+        return "time", parse_instant(value, field=field)
+    except InputError:
+        raise InputError(f"{field}={value[:40]!r} is not an offset or a time I can read; use {OFFSET_FORMS}.") from None

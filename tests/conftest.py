@@ -47,9 +47,9 @@ def sandbox(sandbox_server: SandboxServer) -> Iterator[SandboxServer]:
 
 
 @pytest.fixture
-def settings(sandbox: SandboxServer) -> Settings:
-    """Settings for the sandbox's demo app, with a fast retry policy so fault tests take milliseconds."""
-    return sandbox.settings(Settings(retry_base_delay=0.01, read_timeout=2.0))
+def settings(sandbox: SandboxServer, tmp_path: Path) -> Settings:
+    """Settings for the sandbox's demo app: a fast retry policy (fault tests take milliseconds), a fresh cache."""
+    return sandbox.settings(Settings(retry_base_delay=0.01, read_timeout=2.0, cache_dir=str(tmp_path / "cache")))
 
 
 @asynccontextmanager

@@ -68,7 +68,9 @@ def test_missing_key_without_sandbox_names_the_variable():
 def test_unknown_tool_lists_the_available_ones():
     done = run("call", "list_export", "--read-only")
     assert done.returncode == 2
-    assert done.stderr.strip() == ("Unknown tool 'list_export'. Available: list_exports, summarize_user_sessions.")
+    assert done.stderr.strip() == (
+        "Unknown tool 'list_export'. Available: list_exports, read_session_export, summarize_user_sessions."
+    )
 
 
 def test_bad_settings_are_reported_without_a_traceback():

@@ -71,9 +71,18 @@ async def test_stdio_console_script_with_the_sandbox():
         assert client.server_info is not None and client.server_info.name == "session-replay-mcp"
         names = {t.name for t in (await client.list_tools()).tools}
         result = await client.call_tool("list_exports", {"limit": 2})
-    assert names == {"list_exports", "identify_user", "summarize_user_sessions"}
+        pushed = await client.call_tool("push_highlight_event", {"event": "opened_support_chat"})
+    assert names == {
+        "list_exports",
+        "read_session_export",
+        "identify_user",
+        "push_highlight_event",
+        "summarize_user_sessions",
+    }
     assert not result.is_error
     assert text_of(result).startswith("**2 exported sessions** for app `acme/web`, oldest first.")
+    # The sandbox emulates Highlight too, so the write tool works with no account.
+    assert text_of(pushed).startswith("Started a new Highlight session and recorded the event `opened_support_chat`")
 
 
 async def test_stdio_read_only_from_the_environment():
@@ -82,7 +91,7 @@ async def test_stdio_read_only_from_the_environment():
     )
     async with Client(params) as client:
         names = {t.name for t in (await client.list_tools()).tools}
-    assert names == {"list_exports", "summarize_user_sessions"}
+    assert names == {"list_exports", "read_session_export", "summarize_user_sessions"}
 
 
 @pytest.mark.parametrize("http_server", ["streamable-http"], indirect=True)

@@ -1,4 +1,5 @@
-"""The sandbox as one ASGI app: the LogRocket API, export files, fault injection and a control API."""
+"""The sandbox as one ASGI app: the LogRocket API, export files, Highlight's public graph, fault injection
+and a control API."""
 
 from __future__ import annotations
 
@@ -14,6 +15,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mcp_server.sandbox import export_files, logrocket_api
 from mcp_server.sandbox.faults import Fault, FaultPlan, Received, RequestLog
+from mcp_server.sandbox.highlight_api import CONTROL_PATH as HIGHLIGHT_CONTROL_PATH
+from mcp_server.sandbox.highlight_api import PROJECTS as HIGHLIGHT_PROJECTS
+from mcp_server.sandbox.highlight_api import PUBLIC_GRAPH_PATH, HighlightGraph
 from mcp_server.sandbox.world import SandboxWorld
 
 CONTROL_PREFIX = "/_sandbox"
@@ -26,8 +30,14 @@ class Sandbox:
         self.world = world or SandboxWorld()
         self.faults = FaultPlan()
         self.requests = RequestLog()
+        self.highlight = HighlightGraph()
         app = Starlette(
-            routes=[*logrocket_api.routes(self.world), *export_files.routes(self.world), *self._control_routes()]
+            routes=[
+                *logrocket_api.routes(self.world),
+                *export_files.routes(self.world),
+                *self.highlight.routes(),
+                *self._control_routes(),
+            ]
         )
         app.router.redirect_slashes = False  # LogRocket's trailing slashes are exact; a wrong one is a 404 here
         self.app: ASGIApp = _Faults(app, self.faults, self.requests)
@@ -49,6 +59,11 @@ class Sandbox:
                         }
                         for a in self.world.apps.values()
                     ],
+                    "highlight": {
+                        "public_graph_url": f"{base}{PUBLIC_GRAPH_PATH}",
+                        "projects": {p.verbose_id: p.name for p in HIGHLIGHT_PROJECTS},
+                        "sessions": f"{base}{HIGHLIGHT_CONTROL_PATH}/sessions (GET what arrived, DELETE to clear)",
+                    },
                     "control": {
                         "faults": f"{base}{CONTROL_PREFIX}/faults (POST a list of faults, DELETE to clear)",
                         "requests": f"{base}{CONTROL_PREFIX}/requests (GET the log, DELETE to clear)",
@@ -134,6 +149,10 @@ class _Faults:
             # Promise more bytes than are sent: the client sees the connection end mid-body.
             await send(_start(200, [(b"content-length", b"100000"), (b"content-type", b"application/json")]))
             await send({"type": "http.response.body", "body": b'{"cursor": 1, "sess', "more_body": False})
+        elif fault.kind == "html":
+            # What a shut-down service, a parked domain or a captive portal answers: a web page.
+            page = b"<!DOCTYPE html><html><head><title>Gone</title></head><body><h1>This service is gone</h1></body>"
+            await _respond(send, fault.status, page, [], content_type=b"text/html; charset=utf-8")
         else:  # malformed
             await _respond(send, 200, b'{"cursor": 17, "sessions": [{"url": ', [])
 
@@ -159,9 +178,11 @@ def _start(status: int, headers: list[tuple[bytes, bytes]]) -> Message:
     return {"type": "http.response.start", "status": status, "headers": headers}
 
 
-async def _respond(send: Send, status: int, body: bytes, extra: list[tuple[bytes, bytes]]) -> None:
+async def _respond(
+    send: Send, status: int, body: bytes, extra: list[tuple[bytes, bytes]], content_type: bytes = b"application/json"
+) -> None:
     headers: list[tuple[bytes, bytes]] = [
-        (b"content-type", b"application/json"),
+        (b"content-type", content_type),
         (b"content-length", str(len(body)).encode()),
         *extra,
     ]

@@ -11,6 +11,10 @@ from types import TracebackType
 import uvicorn
 
 from mcp_server.sandbox.app import Sandbox
+from mcp_server.sandbox.highlight_api import CONTROL_PATH as HIGHLIGHT_CONTROL_PATH
+from mcp_server.sandbox.highlight_api import DEFAULT_PROJECT as HIGHLIGHT_PROJECT
+from mcp_server.sandbox.highlight_api import PROJECTS as HIGHLIGHT_PROJECTS
+from mcp_server.sandbox.highlight_api import PUBLIC_GRAPH_PATH
 from mcp_server.sandbox.world import DEFAULT_APP, SandboxWorld
 from mcp_server.settings import Settings
 
@@ -53,18 +57,30 @@ class SandboxServer:
     def api_url(self) -> str:
         return f"{self.url}/v1"
 
+    @property
+    def highlight_url(self) -> str:
+        """The emulated Highlight public graph (self-hosted Highlight also serves it at ``/public``)."""
+        return f"{self.url}{PUBLIC_GRAPH_PATH}"
+
     def settings(self, base: Settings | None = None, *, app: str | None = None) -> Settings:
-        """``base`` pointed at this sandbox, with the demo app's key (or that of ``app``, e.g. "acme/mobile")."""
+        """``base`` pointed at this sandbox: the demo app's key (or that of ``app``, e.g. "acme/mobile") and the
+        Highlight sandbox project, with session links that open the sandbox's view of a session."""
         spec = DEFAULT_APP
         if app is not None:
             org, _, name = app.partition("/")
             found = self.world.app(org, name)
             assert found is not None, f"no sandbox app {app}"
             spec = found.spec
-        return (base or Settings()).with_overrides(
+        base = base or Settings()
+        return base.with_overrides(
             logrocket_api_url=self.api_url,
             logrocket_api_key=spec.api_key,
             logrocket_app_id=f"{spec.org}/{spec.app}",
+            # The sandbox serves its export files itself, on loopback: allow exactly this address.
+            export_allowed_hosts=(*base.export_allowed_hosts, f"{self.host}:{self.port}"),
+            highlight_public_graph_url=self.highlight_url,
+            highlight_project_id=HIGHLIGHT_PROJECT.verbose_id,
+            highlight_app_url=f"{self.url}{HIGHLIGHT_CONTROL_PATH}",
         )
 
     def start(self) -> SandboxServer:
@@ -103,5 +119,10 @@ class SandboxServer:
         lines = [f"sandbox: LogRocket API emulator on {self.api_url}"]
         for app in self.world.apps.values():
             lines.append(f"  app {app.app_id}: LOGROCKET_API_KEY={app.spec.api_key} ({len(app.sessions)} sessions)")
+        lines.append(f"sandbox: Highlight public graph emulator on {self.highlight_url}")
+        for project in HIGHLIGHT_PROJECTS:
+            note = " (session quota used up)" if project.quota_exceeded else ""
+            lines.append(f"  project {project.name}: HIGHLIGHT_PROJECT_ID={project.verbose_id}{note}")
+        lines.append(f"  sessions received: {self.url}{HIGHLIGHT_CONTROL_PATH}/sessions")
         lines.append(f"  info: {self.url}/   faults: {self.url}/_sandbox/faults")
         return "\n".join(lines)

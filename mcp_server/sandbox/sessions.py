@@ -11,8 +11,10 @@ Nothing is held in memory beyond the current event, so an export of millions of 
 
 from __future__ import annotations
 
+import functools
 import json
 import random
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -76,7 +78,9 @@ class SyntheticSession:
         render = _render_a if self.shape == "A" else _render_b
         context = {"session_id": self.session_id, "app_id": f"{self.org}/{self.app}", "user": self.user}
         for seq_id, event in enumerate(self.events(target)):
-            yield json.dumps(render(event, seq_id, context), separators=(",", ":")).encode() + b"\n"
+            row = render(event, seq_id, context)
+            if row is not None:
+                yield json.dumps(row, separators=(",", ":")).encode() + b"\n"
 
 
 _PAGES = (
@@ -233,7 +237,7 @@ def _iso(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _render_a(event: Event, seq_id: int, ctx: dict[str, Any]) -> dict[str, Any]:
+def _render_a(event: Event, seq_id: int, ctx: dict[str, Any]) -> dict[str, Any] | None:
     """Streaming Data Export row (``logrocket_events``-style column names)."""
     user: SessionUser = ctx["user"]
     d = event.data
@@ -274,12 +278,7 @@ def _render_a(event: Event, seq_id: int, ctx: dict[str, Any]) -> dict[str, Any]:
         # Streaming export does not document console rows; emit them as a type a parser must pass through.
         row.update(event_type="consoleLog", console_level=d["level"], console_message=d["message"])
     elif kind == "request":
-        row.update(
-            event_type="networkRequest",
-            network_request_id=d["reqId"],
-            network_request_method=d["method"],
-            network_request_url=d["url"],
-        )
+        return None  # the streaming export has responses only (URL, method, status, duration)
     elif kind == "response":
         row.update(
             event_type="networkResponse",
@@ -311,6 +310,51 @@ def _render_a(event: Event, seq_id: int, ctx: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
+# What the SDK records with a request: headers (credentials already scrubbed) and bodies, as text.
+_REQUEST_HEADERS = {
+    "accept": "application/json, text/plain, */*",
+    "content-type": "application/json",
+    "authorization": "[scrubbed]",
+    "x-client-version": "4.18.2",
+    "x-csrf-token": "[scrubbed]",
+    "accept-language": "en-US,en;q=0.9",
+}
+_RESPONSE_HEADERS = {
+    "content-type": "application/json; charset=utf-8",
+    "cache-control": "private, no-cache",
+    "server": "envoy",
+    "strict-transport-security": "max-age=31536000; includeSubDomains",
+    "vary": "Accept-Encoding, Origin",
+}
+
+
+@functools.cache
+def _listing(n: int) -> str:
+    items = [
+        {
+            "id": 1000 + i,
+            "name": f"Project {i}",
+            "owner": {"id": f"u-{1000 + i % 7}", "role": "admin"},
+            "updatedAt": f"2026-11-{1 + i % 28:02d}T10:{i % 60:02d}:00Z",
+            "tags": ["q3", "roadmap"][: 1 + i % 2],
+            "stats": {"tasks": 3 * i, "open": i % 5, "members": 1 + i % 9},
+        }
+        for i in range(n)
+    ]
+    return json.dumps({"data": items, "page": 1, "total": n}, separators=(",", ":"))
+
+
+def _response_body(req_id: str, status: int) -> str:
+    if status >= 400:
+        return json.dumps({"error": {"code": status, "message": "Request failed", "requestId": f"req_{req_id}"}})
+    # Deterministic per request: listings of 0 to 24 items (about 4 KB at most).
+    return _listing(zlib.crc32(req_id.encode()) % 25)
+
+
+def _request_body(req_id: str) -> str:
+    return json.dumps({"name": "Untitled", "template": "blank", "members": ["u-1001", "u-1004"], "ref": req_id})
+
+
 def _render_b(event: Event, seq_id: int, ctx: dict[str, Any]) -> dict[str, Any]:
     """SDK event envelope: ``{"type": "lr.…", "time": ms, "data": {…}}``."""
     user: SessionUser = ctx["user"]
@@ -334,16 +378,34 @@ def _render_b(event: Event, seq_id: int, ctx: dict[str, Any]) -> dict[str, Any]:
     if kind == "console":
         return {"type": "lr.core.LogEvent", "time": event.t, "data": {"logLevel": d["level"], "args": [d["message"]]}}
     if kind == "request":
+        body = _request_body(d["reqId"]) if d["method"] in ("POST", "PUT") else None
         return {
             "type": "lr.network.RequestEvent",
             "time": event.t,
-            "data": {"reqId": d["reqId"], "url": d["url"], "method": d["method"], "headers": {}, "body": None},
+            "data": {
+                "reqId": d["reqId"],
+                "url": d["url"],
+                "method": d["method"],
+                "headers": _REQUEST_HEADERS,
+                "body": body,
+                "referrer": d["href"],
+                "mode": "cors",
+                "credentials": "include",
+            },
         }
     if kind == "response":
+        body = _response_body(d["reqId"], d["status"])
+        headers = {**_RESPONSE_HEADERS, "content-length": str(len(body)), "x-request-id": f"req_{d['reqId']}"}
         return {
             "type": "lr.network.ResponseEvent",
             "time": event.t,
-            "data": {"reqId": d["reqId"], "status": d["status"], "method": d["method"], "headers": {}, "body": None},
+            "data": {
+                "reqId": d["reqId"],
+                "status": d["status"],
+                "method": d["method"],
+                "headers": headers,
+                "body": body,
+            },
         }
     if kind == "exception":
         return {

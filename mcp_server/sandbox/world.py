@@ -9,6 +9,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from mcp_server.sandbox.sessions import SessionUser, Shape, SyntheticSession
@@ -95,6 +96,7 @@ class SandboxWorld:
         sessions_per_app: int = 48,
         highlights_delay: float = 5.0,
         highlights_status: str = "READY",
+        export_cache_dir: Path | None = None,
     ) -> None:
         self.seed = seed
         # Rounded to the hour so that two sandboxes started close together hold the same sessions.
@@ -104,6 +106,7 @@ class SandboxWorld:
         self.highlights_delay = highlights_delay
         # How a finished request reports itself: "READY" (LogRocket's docs) or "COMPLETE" (seen elsewhere).
         self.highlights_status = highlights_status
+        self.export_cache_dir = export_cache_dir
         # How many of the next highlights requests will end FAILED instead (set by tests or the control API).
         self.highlights_failures = 0
         self.lock = threading.Lock()

@@ -8,7 +8,13 @@ from typing import Any
 
 from mcp_types import ToolAnnotations
 
-from mcp_server.tools import identify_user, list_exports, summarize_user_sessions
+from mcp_server.tools import (
+    identify_user,
+    list_exports,
+    push_highlight_event,
+    read_session_export,
+    summarize_user_sessions,
+)
 
 
 @dataclass(frozen=True)
@@ -26,7 +32,19 @@ class ToolSpec:
 
 ALL_TOOLS: tuple[ToolSpec, ...] = (
     ToolSpec(list_exports.NAME, list_exports.TITLE, list_exports.list_exports, list_exports.ANNOTATIONS),
+    ToolSpec(
+        read_session_export.NAME,
+        read_session_export.TITLE,
+        read_session_export.read_session_export,
+        read_session_export.ANNOTATIONS,
+    ),
     ToolSpec(identify_user.NAME, identify_user.TITLE, identify_user.identify_user, identify_user.ANNOTATIONS),
+    ToolSpec(
+        push_highlight_event.NAME,
+        push_highlight_event.TITLE,
+        push_highlight_event.push_highlight_event,
+        push_highlight_event.ANNOTATIONS,
+    ),
     ToolSpec(
         summarize_user_sessions.NAME,
         summarize_user_sessions.TITLE,

@@ -7,8 +7,10 @@ from typing import Any
 
 from mcp.server.mcpserver import Context
 
+from mcp_server.adapters.highlight import HighlightClient
 from mcp_server.adapters.logrocket import LogRocketClient
 from mcp_server.clock import REAL_CLOCK, Clock
+from mcp_server.exports.reader import ExportReader
 from mcp_server.settings import Settings
 
 # What tool functions declare to receive the request context.
@@ -19,6 +21,8 @@ ToolContext = Context[Any, Any]
 class Runtime:
     settings: Settings
     logrocket: LogRocketClient
+    exports: ExportReader
+    highlight: HighlightClient
     clock: Clock = REAL_CLOCK  # what waiting tools sleep on; tests and benchmarks run it faster
 
 

@@ -1,0 +1,165 @@
+"""Which export URLs may be fetched, enforced where it cannot be dodged: when the socket connects.
+
+Export URLs arrive as tool arguments, so an agent (or whoever wrote the text it read) could aim them
+at internal services: loopback, private networks, cloud metadata at 169.254.169.254. The rules:
+
+- only ``https`` URLs to public addresses; ``http`` only for hosts the operator allowed;
+- a host name is resolved and *every* address it has is checked; the connection then goes to the
+  address that was checked (so DNS cannot answer differently a moment later);
+- redirects are followed by hand and each hop is checked the same way (see download.py);
+- hosts listed in ``LOGROCKET_EXPORT_ALLOWED_HOSTS`` (names, addresses, optionally ``:port``), and
+  the sandbox's own address in sandbox mode, skip the address check.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from collections.abc import Iterable
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import anyio
+import httpcore2
+import httpx2
+from httpcore2._backends.anyio import AnyIOBackend
+
+from mcp_server.errors import UserFacingError
+
+ALLOWED_HOSTS_VAR = "LOGROCKET_EXPORT_ALLOWED_HOSTS"
+_METADATA = {ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254")}
+
+
+class UrlRefused(UserFacingError):
+    """The export URL (or a redirect from it) points somewhere this server will not go."""
+
+
+@dataclass(frozen=True)
+class ExportUrlPolicy:
+    allowed: frozenset[str] = frozenset()  # lower-case "host" or "host:port" entries
+
+    @classmethod
+    def from_entries(cls, entries: Iterable[str]) -> ExportUrlPolicy:
+        return cls(frozenset(e.strip().lower().strip("/") for e in entries if e.strip()))
+
+    def is_allowed_host(self, host: str, port: int | None) -> bool:
+        host = host.lower().strip("[]")
+        return (
+            host in self.allowed
+            or (port is not None and f"{host}:{port}" in self.allowed)
+            or (port is not None and f"[{host}]:{port}" in self.allowed)
+        )
+
+    def check_url(self, url: str, *, hop: str = "") -> None:
+        """Scheme and shape checks that need no network; the address check happens at connect time."""
+        try:
+            parts = urlsplit(url)
+            port = parts.port
+        except ValueError:
+            raise UrlRefused(f"{hop}{_short(url)} is not a valid URL.") from None
+        host = parts.hostname
+        if parts.scheme not in ("https", "http") or not host:
+            raise UrlRefused(
+                f"{hop}{_short(url)} is not an http(s) URL. Pass a download URL exactly as list_exports returned it."
+            )
+        if parts.username or parts.password:
+            raise UrlRefused(f"{hop}{_short(url)} carries credentials in the URL; that is not an export URL.")
+        if parts.scheme == "http" and not self.is_allowed_host(host, port or 80):
+            raise UrlRefused(
+                f"{hop}Only https export URLs are fetched (got {_short(url)}). If this is your own storage "
+                f"served over plain http, add {host} to {ALLOWED_HOSTS_VAR}."
+            )
+
+    def check_address(self, host: str, address: str) -> None:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped
+        why = _why_refused(ip)
+        if why is None:
+            return
+        where = f"it is {why}" if host.strip("[]") == address else f"it resolves to {address}, {why}"
+        raise UrlRefused(
+            f"Refused to fetch from {host}: {where}. Export URLs must point to public hosts; if this is your own "
+            f"storage, add {host} to {ALLOWED_HOSTS_VAR}."
+        )
+
+
+def _why_refused(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
+    if ip in _METADATA:
+        return "the cloud metadata address"
+    if ip.is_loopback:
+        return "a loopback address"
+    if ip.is_link_local:
+        return "a link-local address"
+    if ip.is_private:
+        return "a private address"
+    if ip.is_multicast or ip.is_unspecified or ip.is_reserved:
+        return "not a routable unicast address"
+    if isinstance(ip, ipaddress.IPv4Address) and ip in ipaddress.ip_network("100.64.0.0/10"):
+        return "a carrier-grade NAT (shared) address"
+    if not ip.is_global:
+        return "not a public address"
+    return None
+
+
+class _GuardedBackend(httpcore2.AsyncNetworkBackend):
+    """Resolves, checks every address, then connects to the checked address itself."""
+
+    def __init__(self, policy: ExportUrlPolicy) -> None:
+        self._policy = policy
+        self._inner = AnyIOBackend()
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[httpcore2.SOCKET_OPTION] | None = None,
+    ) -> httpcore2.AsyncNetworkStream:
+        if self._policy.is_allowed_host(host, port):
+            return await self._inner.connect_tcp(host, port, timeout, local_address, socket_options)
+        try:
+            infos = await anyio.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except OSError as exc:
+            raise httpcore2.ConnectError(f"cannot resolve {host}: {exc}") from exc
+        addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
+        for address in addresses:
+            self._policy.check_address(host, address)
+        if not addresses:
+            raise httpcore2.ConnectError(f"{host} has no address")
+        # TLS still verifies the certificate for `host`: httpcore passes the URL's host as server_hostname.
+        return await self._inner.connect_tcp(addresses[0], port, timeout, local_address, socket_options)
+
+    async def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,
+        socket_options: Iterable[httpcore2.SOCKET_OPTION] | None = None,
+    ) -> httpcore2.AsyncNetworkStream:
+        raise UrlRefused("Unix sockets are never used for export downloads.")
+
+    async def sleep(self, seconds: float) -> None:
+        await anyio.sleep(seconds)
+
+
+class GuardedTransport(httpx2.AsyncHTTPTransport):
+    """httpx2's transport with the guarded network backend underneath.
+
+    httpx2 does not take a network backend, so the connection pool it built is replaced by one that
+    uses ours (same settings). Environment proxies are never used for exports: a proxy would make
+    the address check meaningless.
+    """
+
+    def __init__(self, policy: ExportUrlPolicy) -> None:
+        super().__init__(trust_env=False)
+        self._pool = httpcore2.AsyncConnectionPool(
+            ssl_context=httpx2.create_ssl_context(trust_env=False),
+            max_connections=20,
+            max_keepalive_connections=10,
+            network_backend=_GuardedBackend(policy),
+        )
+
+
+def _short(url: str) -> str:
+    return repr(url if len(url) <= 120 else url[:117] + "...")
