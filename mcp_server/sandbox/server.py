@@ -15,6 +15,7 @@ from mcp_server.sandbox.highlight_api import CONTROL_PATH as HIGHLIGHT_CONTROL_P
 from mcp_server.sandbox.highlight_api import DEFAULT_PROJECT as HIGHLIGHT_PROJECT
 from mcp_server.sandbox.highlight_api import PROJECTS as HIGHLIGHT_PROJECTS
 from mcp_server.sandbox.highlight_api import PUBLIC_GRAPH_PATH
+from mcp_server.sandbox.injector import tracking_protocol
 from mcp_server.sandbox.world import DEFAULT_APP, SandboxWorld
 from mcp_server.settings import Settings
 
@@ -39,7 +40,13 @@ class SandboxServer:
         self.host = host
         self.port: int = self._socket.getsockname()[1]
         config = uvicorn.Config(
-            self.sandbox.app, log_config=None, access_log=False, lifespan="off", timeout_graceful_shutdown=1
+            self.sandbox.app,
+            # The protocol records each connection, so faults can reset or cut it (see sandbox/injector.py).
+            http=tracking_protocol(self.sandbox.connections),
+            log_config=None,
+            access_log=False,
+            lifespan="off",
+            timeout_graceful_shutdown=1,
         )
         self._server = uvicorn.Server(config)
         self._thread: threading.Thread | None = None
@@ -52,6 +59,11 @@ class SandboxServer:
     def url(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}"
+
+    @property
+    def requests_in_progress(self) -> int:
+        """Requests the server is still answering (a fault still playing counts)."""
+        return len(self._server.server_state.tasks)
 
     @property
     def api_url(self) -> str:
