@@ -41,6 +41,7 @@ ENV_VARS: Mapping[str, str] = {
     "read_timeout": "SESSION_REPLAY_MCP_READ_TIMEOUT",
     "max_retries": "SESSION_REPLAY_MCP_MAX_RETRIES",
     "retry_base_delay": "SESSION_REPLAY_MCP_RETRY_BASE_DELAY",
+    "upstream_deadline": "SESSION_REPLAY_MCP_UPSTREAM_DEADLINE",
     "max_wait_seconds": "SESSION_REPLAY_MCP_MAX_WAIT_SECONDS",
     "allowed_hosts": "SESSION_REPLAY_MCP_ALLOWED_HOSTS",
     "allowed_origins": "SESSION_REPLAY_MCP_ALLOWED_ORIGINS",
@@ -90,6 +91,8 @@ class Settings:
     read_timeout: float = 30.0
     max_retries: int = 3
     retry_base_delay: float = 0.5
+    # Most seconds one upstream call may take, retries and a slowly arriving answer included.
+    upstream_deadline: float = 45.0
     # Longest a tool may wait for a slow upstream job in one call (Galileo highlights); past it, the
     # tool answers "still pending" with the call that resumes. Callers choose less (50 s by default).
     max_wait_seconds: float = 300.0
@@ -134,6 +137,11 @@ class Settings:
             parts = urlsplit(url)
             if parts.scheme not in ("http", "https") or not parts.hostname:
                 raise ConfigError(f"{ENV_VARS[name]} must be an http(s) URL, got {url!r}")
+        if not 0 < self.upstream_deadline <= MAX_WAIT_LIMIT:
+            raise ConfigError(
+                f"{ENV_VARS['upstream_deadline']} must be more than 0 and at most {MAX_WAIT_LIMIT} seconds, "
+                f"got {self.upstream_deadline:g}"
+            )
         if not 0 < self.max_wait_seconds <= MAX_WAIT_LIMIT:
             raise ConfigError(
                 f"{ENV_VARS['max_wait_seconds']} must be more than 0 and at most {MAX_WAIT_LIMIT} seconds, "

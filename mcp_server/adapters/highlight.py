@@ -102,7 +102,11 @@ class HighlightClient:
         self._http = HttpPolicy(
             connect_timeout=settings.connect_timeout,
             read_timeout=settings.read_timeout,
-            retry=RetryPolicy(max_retries=settings.max_retries, base_delay=settings.retry_base_delay),
+            retry=RetryPolicy(
+                max_retries=settings.max_retries,
+                base_delay=settings.retry_base_delay,
+                deadline=settings.upstream_deadline,
+            ),
             headers={"User-Agent": f"session-replay-mcp/{__version__}", "Accept": "application/json"},
             redact=process_redactor,
             transport=transport,

@@ -21,7 +21,7 @@ from mcp_server.adapters.errors import (
     UpstreamUnreachable,
 )
 from mcp_server.adapters.highlight_documents import INITIALIZE, Operation
-from mcp_server.adapters.http import Explain, Failure
+from mcp_server.adapters.http import Explain, Failure, deadline_sentence
 from mcp_server.redact import process_redactor
 from mcp_server.render.text import clean_text
 from mcp_server.settings import (
@@ -170,12 +170,26 @@ class HighlightErrors:
                     "keeps happening, raise SESSION_REPLAY_MCP_READ_TIMEOUT.",
                     attempts=f.attempts,
                 )
+            if f.kind == "deadline":
+                return UpstreamTimeout(
+                    f"{deadline_sentence('Highlight', op.doing, f)}{unsure} If it keeps happening, raise "
+                    "SESSION_REPLAY_MCP_UPSTREAM_DEADLINE.",
+                    attempts=f.attempts,
+                )
             if f.kind == "too_large":
                 return UpstreamBadResponse(f"Highlight's answer while {op.doing} was larger than this server accepts.")
             if f.kind == "dropped":
+                # A public graph that answered before and then cut a connection is running: only for the hosted
+                # endpoint (shut down) is the address itself the likely problem.
+                after = (
+                    self.advice()
+                    if self.hosted
+                    else f"Try again; if it keeps happening, check the network and HIGHLIGHT_PUBLIC_GRAPH_URL (now "
+                    f"{self.endpoint})."
+                )
                 return UpstreamUnreachable(
                     f"The connection to Highlight at {self.host} dropped while {op.doing} ({f.error}; {tries})."
-                    f"{unsure} {self.advice()}",
+                    f"{unsure} {after}",
                     attempts=f.attempts,
                 )
             return UpstreamUnreachable(

@@ -4,7 +4,9 @@ Retries use exponential backoff with jitter and honour ``Retry-After``. What may
 on whether a repeat is safe: a connection that never opened, or a 429 (the server refused to do the
 work), is always safe to repeat; a 5xx, a timeout or a dropped connection may mean the request was
 processed, so only idempotent calls repeat those. Every call also has an overall deadline, so
-retries never outlast what an MCP host waits for a tool result.
+retries never outlast what an MCP host waits for a tool result. The deadline also bounds each attempt:
+a read timeout starts again with every byte, so an answer that trickles in would otherwise hold the call
+for as long as the server cares to keep sending.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from mcp_server.render.text import clean_text
 
 logger = logging.getLogger(__name__)
 
-FailureKind = Literal["status", "timeout", "unreachable", "dropped", "too_large"]
+FailureKind = Literal["status", "timeout", "unreachable", "dropped", "too_large", "deadline"]
 
 
 @dataclass(frozen=True)
@@ -52,7 +54,20 @@ class Failure:
     detail: str | None = None  # upstream's own message, cleaned and shortened
     retry_after: float | None = None
     error: str | None = None  # transport error description
-    timeout: float | None = None
+    timeout: float | None = None  # the read timeout, or for "deadline" the deadline
+    received: int | None = None  # "deadline": body bytes that had arrived, None if not even the head had
+
+
+def deadline_sentence(service: str, doing: str, f: Failure) -> str:
+    """A call cut at its deadline: whether the answer had started arriving, and how much of it had."""
+    tries = f"{f.attempts} attempt{'s' if f.attempts != 1 else ''} over {f.elapsed:.1f} s"
+    limit = f"{f.timeout:g} s" if f.timeout is not None else "its time limit"
+    if f.received is None:
+        return f"{service} did not answer while {doing} within {limit}, the most one call may take ({tries})."
+    return (
+        f"{service}'s answer while {doing} was still arriving after {limit}, the most one call may take "
+        f"({f.received:,} bytes had arrived; {tries})."
+    )
 
 
 @dataclass(frozen=True)
@@ -128,23 +143,34 @@ class HttpPolicy:
             failure: Failure | None = None
             retryable = False
             retry_after: float | None = None
+            progress = _Progress()
             try:
-                reply = await self._send(method, url, params=params, json_body=json_body, headers=headers)
+                remaining = self.retry.deadline - (self._clock() - started)
+                with anyio.move_on_after(remaining) as scope:
+                    reply = await self._send(
+                        method, url, params=params, json_body=json_body, headers=headers, progress=progress
+                    )
+                if scope.cancelled_caught:
+                    raise _DeadlinePassed
+            except _DeadlinePassed:
+                failure = self._failure(
+                    "deadline", method, attempt, started, timeout=self.retry.deadline, received=progress.received
+                )
             except httpx2.ConnectTimeout as exc:
-                failure = self._failure("unreachable", method, attempt, started, error=_describe(exc))
+                failure = self._failure("unreachable", method, attempt, started, error=describe_error(exc))
                 retryable = True  # never connected: nothing was sent
             except httpx2.ConnectError as exc:
-                failure = self._failure("unreachable", method, attempt, started, error=_describe(exc))
+                failure = self._failure("unreachable", method, attempt, started, error=describe_error(exc))
                 retryable = True
             except httpx2.TimeoutException as exc:
                 failure = self._failure(
-                    "timeout", method, attempt, started, error=_describe(exc), timeout=self.read_timeout
+                    "timeout", method, attempt, started, error=describe_error(exc), timeout=self.read_timeout
                 )
                 retryable = idempotent
             except _TooLarge:
                 failure = self._failure("too_large", method, attempt, started)
             except (httpx2.RemoteProtocolError, httpx2.ReadError, httpx2.WriteError) as exc:
-                failure = self._failure("dropped", method, attempt, started, error=_describe(exc))
+                failure = self._failure("dropped", method, attempt, started, error=describe_error(exc))
                 retryable = idempotent
             else:
                 status = reply.status
@@ -187,9 +213,11 @@ class HttpPolicy:
         params: Mapping[str, str] | None,
         json_body: Any,
         headers: Mapping[str, str] | None,
+        progress: _Progress,
     ) -> Reply:
         request = self.client.build_request(method, url, params=params, json=json_body, headers=headers)
         response = await self.client.send(request, stream=True)
+        progress.received = 0
         try:
             declared = response.headers.get("content-length")
             if declared is not None and declared.isdigit() and int(declared) > self._max_response_bytes:
@@ -198,6 +226,7 @@ class HttpPolicy:
             size = 0
             async for chunk in response.aiter_bytes():
                 size += len(chunk)
+                progress.received = size
                 if size > self._max_response_bytes:
                     raise _TooLarge
                 chunks.append(chunk)
@@ -243,6 +272,17 @@ class _TooLarge(Exception):
     pass
 
 
+class _DeadlinePassed(Exception):
+    pass
+
+
+@dataclass
+class _Progress:
+    """How far one attempt got: body bytes received, None until the response head arrived."""
+
+    received: int | None = None
+
+
 def parse_retry_after(value: str | None) -> float | None:
     """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP date); None if absent or unreadable."""
     if not value:
@@ -259,9 +299,21 @@ def parse_retry_after(value: str | None) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
-def _describe(exc: Exception) -> str:
-    text = str(exc).strip()
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+def describe_error(exc: BaseException) -> str:
+    """``ReadError: [Errno 104] Connection reset by peer``: the type, and the first text found along its causes.
+
+    httpx2 often wraps the operating system's error in exceptions without text of their own.
+    """
+    seen: BaseException | None = exc
+    for _ in range(8):
+        # Cancellations (a time limit firing) are not errors: their text names internal cancel scopes.
+        if not isinstance(seen, Exception):
+            break
+        text = str(seen).strip()
+        if text:
+            return f"{type(exc).__name__}: {text}"
+        seen = seen.__cause__ or seen.__context__
+    return type(exc).__name__
 
 
 def _path(url: str) -> str:

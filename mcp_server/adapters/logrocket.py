@@ -41,7 +41,7 @@ from mcp_server.adapters.errors import (
     UpstreamTimeout,
     UpstreamUnreachable,
 )
-from mcp_server.adapters.http import Explain, Failure, HttpPolicy, Reply, RetryPolicy, Sleep
+from mcp_server.adapters.http import Explain, Failure, HttpPolicy, Reply, RetryPolicy, Sleep, deadline_sentence
 from mcp_server.redact import process_redactor
 from mcp_server.settings import AppRef, Settings, app_from_key
 
@@ -116,7 +116,11 @@ class LogRocketClient:
         self._http = HttpPolicy(
             connect_timeout=settings.connect_timeout,
             read_timeout=settings.read_timeout,
-            retry=RetryPolicy(max_retries=settings.max_retries, base_delay=settings.retry_base_delay),
+            retry=RetryPolicy(
+                max_retries=settings.max_retries,
+                base_delay=settings.retry_base_delay,
+                deadline=settings.upstream_deadline,
+            ),
             headers={"User-Agent": f"session-replay-mcp/{__version__}", "Accept": "application/json"},
             redact=process_redactor,
             transport=transport,
@@ -195,7 +199,12 @@ class LogRocketClient:
             json_body=dict(body),
             headers=_auth(key),
             idempotent=False,  # each POST starts another generation
-            explain=self._explain(app, op),
+            explain=self._explain(
+                app,
+                op,
+                unsure=" LogRocket may have started generating them anyway; the request was not sent again, "
+                "since each one starts another generation.",
+            ),
         )
         data = self._json(reply, app, op)
         request_id = data.get("id") if isinstance(data, dict) else None
@@ -257,7 +266,8 @@ class LogRocketClient:
             f"Check LOGROCKET_API_URL (now {self._base}); if it is right, LogRocket's API may have changed."
         )
 
-    def _explain(self, app: AppRef, op: str, not_found: str | None = None) -> Explain:
+    def _explain(self, app: AppRef, op: str, not_found: str | None = None, unsure: str = "") -> Explain:
+        """Failure sentences for ``op``; ``unsure`` is added where a call not repeated may have been carried out."""
         base = self._base
         key = self._settings.logrocket_api_key or ""
 
@@ -293,7 +303,7 @@ class LogRocketClient:
             if f.kind == "status" and f.status is not None and f.status >= 500:
                 return UpstreamServerError(
                     f"LogRocket had a server error (HTTP {f.status}{said}) while {op}; still failing after "
-                    f"{tries}. The problem is on LogRocket's side: try again in a few minutes.",
+                    f"{tries}.{unsure} The problem is on LogRocket's side: try again in a few minutes.",
                     status=f.status,
                     attempts=f.attempts,
                 )
@@ -303,8 +313,14 @@ class LogRocketClient:
                 )
             if f.kind == "timeout":
                 return UpstreamTimeout(
-                    f"LogRocket did not answer within {f.timeout:g} s while {op} ({tries}). Try again; if it "
-                    "keeps happening, raise SESSION_REPLAY_MCP_READ_TIMEOUT.",
+                    f"LogRocket did not answer within {f.timeout:g} s while {op} ({tries}).{unsure} Try again; if "
+                    "it keeps happening, raise SESSION_REPLAY_MCP_READ_TIMEOUT.",
+                    attempts=f.attempts,
+                )
+            if f.kind == "deadline":
+                return UpstreamTimeout(
+                    f"{deadline_sentence('LogRocket', op, f)}{unsure} Try again; if it keeps happening, raise "
+                    "SESSION_REPLAY_MCP_UPSTREAM_DEADLINE.",
                     attempts=f.attempts,
                 )
             if f.kind == "too_large":
@@ -316,7 +332,8 @@ class LogRocketClient:
                 else (f"Could not connect to LogRocket at {host}")
             )
             return UpstreamUnreachable(
-                f"{what} while {op} ({f.error}; {tries}). Check the network and LOGROCKET_API_URL (now {base}).",
+                f"{what} while {op} ({f.error}; {tries}).{unsure if f.kind == 'dropped' else ''} Check the network "
+                f"and LOGROCKET_API_URL (now {base}).",
                 attempts=f.attempts,
             )
 
