@@ -3,7 +3,9 @@
 Gzip is recognised by ``Content-Encoding`` or by its magic bytes (storage often serves ``.jsonl.gz``
 as plain ``application/gzip``). Decompression is bounded per step, so a small compressed file cannot
 balloon in memory. A transfer that breaks after data arrived ends the stream with what was read
-(``ReadStats.transfer_error`` says why) instead of failing the whole read.
+(``ReadStats.transfer_error`` says why) instead of failing the whole read. The time budget covers the
+whole download, opening included: every wait (for the head, for each piece of the body) is cut where
+the budget ends, so a server that stalls or trickles cannot hold the call past it.
 """
 
 from __future__ import annotations
@@ -18,8 +20,15 @@ import anyio
 import httpx2
 
 from mcp_server import __version__
-from mcp_server.adapters.errors import UpstreamError, UpstreamNotFound, UpstreamServerError, UpstreamUnreachable
-from mcp_server.adapters.http import parse_retry_after
+from mcp_server.adapters.errors import (
+    UpstreamError,
+    UpstreamNotFound,
+    UpstreamRateLimited,
+    UpstreamServerError,
+    UpstreamTimeout,
+    UpstreamUnreachable,
+)
+from mcp_server.adapters.http import describe_error, parse_retry_after
 from mcp_server.exports.guard import ExportUrlPolicy, UrlRefused
 from mcp_server.render.text import clean_text
 
@@ -33,6 +42,7 @@ class DownloadLimits:
     max_bytes: int  # of export data after decompression
     time_budget: float  # seconds for the whole download
     max_line: int = 4 << 20
+    retry_delay: float = 1.0  # before the one retry after a 429 or 5xx without Retry-After
 
 
 @dataclass
@@ -76,6 +86,7 @@ async def stream_lines(
 ) -> AsyncIterator[list[bytes]]:
     """Yield batches of complete lines (newline removed). Raises before the first byte; after it, stops."""
     started = time.monotonic()
+    deadline = started + limits.time_budget
     response = await _open(client, url, policy, started, limits)
     try:
         encoding = response.headers.get("content-encoding", "").lower()
@@ -87,11 +98,15 @@ async def stream_lines(
         raw = response.aiter_raw()
         while True:
             try:
-                chunk = await raw.__anext__()
+                with anyio.move_on_after(deadline - time.monotonic()) as wait:
+                    chunk = await raw.__anext__()
             except StopAsyncIteration:
                 break
             except (httpx2.TransportError, httpx2.StreamError) as exc:
-                stats.transfer_error = _describe(exc)
+                stats.transfer_error = describe_error(exc)
+                break
+            if wait.cancelled_caught:
+                stats.time_budget_hit = True  # the next piece did not come before the budget ran out
                 break
             stats.wire_bytes += len(chunk)
             if first:
@@ -116,13 +131,14 @@ async def stream_lines(
             if time.monotonic() - started > limits.time_budget:
                 stats.time_budget_hit = True
                 break
-        if decoder is not None and not stats.transfer_error and not stats.byte_cap_hit:
+        # A read stopped early (cap, budget, broken transfer) ends inside the stream, and its last line is a
+        # fragment: neither is a fault of the file, so neither is reported or parsed.
+        if decoder is not None and stats.complete:
             for piece in decoder.finish(stats):
                 batch = splitter.feed(piece)
                 if batch:
                     yield batch
-        # After a broken transfer the last line is a fragment: drop it rather than call it invalid JSON.
-        tail = splitter.finish() if stats.transfer_error is None else []
+        tail = splitter.finish() if stats.complete else []
         if tail:
             yield tail
     finally:
@@ -133,50 +149,64 @@ async def stream_lines(
 async def _open(
     client: httpx2.AsyncClient, url: str, policy: ExportUrlPolicy, started: float, limits: DownloadLimits
 ) -> httpx2.Response:
-    """GET with redirects checked hop by hop; one retry for 429/5xx/connection failures (GET is safe to repeat)."""
+    """GET with redirects checked hop by hop; one retry for a 429, a 5xx, no answer or a failed connection (a GET
+    is safe to repeat), all within the time budget."""
     policy.check_url(url)
+    deadline = started + limits.time_budget
     current = url
     retried = False
     for _ in range(MAX_REDIRECTS + 1):
         try:
-            response = await client.send(client.build_request("GET", current), stream=True)
+            with anyio.move_on_after(deadline - time.monotonic()) as wait:
+                response = await client.send(client.build_request("GET", current), stream=True)
         except UrlRefused:
             raise
         except httpx2.TimeoutException as exc:
-            raise UpstreamUnreachable(
-                f"The export host {_host(current)} did not answer in time ({_describe(exc)}). Try again; signed "
-                "URLs expire, so if it keeps failing, call list_exports again for a fresh URL."
+            if not retried:
+                retried = True
+                continue
+            raise UpstreamTimeout(
+                f"The export host {_host(current)} did not answer within {client.timeout.read:g} s "
+                f"({describe_error(exc)}; 2 attempts). Try again; signed URLs expire, so if it keeps failing, call "
+                "list_exports again for a fresh URL."
             ) from None
         except httpx2.TransportError as exc:
             if not retried:
                 retried = True
                 continue
             raise UpstreamUnreachable(
-                f"Could not download the export from {_host(current)} ({_describe(exc)}). Check the network; if "
-                "the URL is old, call list_exports again for a fresh one."
+                f"Could not download the export from {_host(current)} ({describe_error(exc)}; 2 attempts). Check "
+                "the network; if the URL is old, call list_exports again for a fresh one."
             ) from None
+        if wait.cancelled_caught:
+            raise UpstreamTimeout(
+                f"The export host {_host(current)} did not answer within the {limits.time_budget:g} s a read may take "
+                f"(SESSION_REPLAY_MCP_EXPORT_TIME_BUDGET){', after one retry' if retried else ''}. Try again later."
+            )
         if response.status_code in (301, 302, 303, 307, 308) and "location" in response.headers:
             await response.aclose()
             target = str(httpx2.URL(current).join(response.headers["location"]))
             policy.check_url(target, hop=f"The export URL redirected to {target[:120]!r}, which was refused: ")
             current = target
             continue
+        retry_after = parse_retry_after(response.headers.get("retry-after"))
         if response.status_code == 429 or response.status_code >= 500:
-            wait = parse_retry_after(response.headers.get("retry-after")) or 1.0
-            if not retried and time.monotonic() - started + wait < limits.time_budget / 2:
+            wait_for = retry_after if retry_after is not None else limits.retry_delay
+            # Only while the retry leaves most of the budget for the download itself.
+            if not retried and time.monotonic() - started + wait_for < limits.time_budget / 2:
                 retried = True
                 await response.aclose()
-                await anyio.sleep(wait)
+                await anyio.sleep(wait_for)
                 continue
         if response.status_code >= 400:
             body = (await response.aread())[:4096].decode("utf-8", "replace")
             await response.aclose()
-            raise _http_error(response.status_code, body, current)
+            raise _http_error(response.status_code, body, retried=retried, retry_after=retry_after)
         return response
     raise UpstreamError(f"The export URL redirected more than {MAX_REDIRECTS} times; giving up.")
 
 
-def _http_error(status: int, body: str, url: str) -> UpstreamError:
+def _http_error(status: int, body: str, *, retried: bool, retry_after: float | None) -> UpstreamError:
     code = re.search(r"<Code>([^<]{1,80})</Code>", body)
     message = re.search(r"<Message>([^<]{1,200})</Message>", body)
     said = ": " + clean_text(" ".join(m.group(1) for m in (code, message) if m), 200) if code or message else ""
@@ -192,9 +222,16 @@ def _http_error(status: int, body: str, url: str) -> UpstreamError:
             f"The export file is not there (HTTP {status}{said}). Call list_exports again for a current URL.",
             status=status,
         )
-    if status >= 500 or status == 429:
+    again = ", also on a second try" if retried else ""
+    if status == 429:
+        wait = f"{retry_after:.0f} s" if retry_after is not None else "a minute"
+        return UpstreamRateLimited(
+            f"The export host is rate-limiting downloads (HTTP 429{said}){again}. Wait {wait} and try again.",
+            retry_after=retry_after,
+        )
+    if status >= 500:
         return UpstreamServerError(
-            f"The export host failed (HTTP {status}{said}), also on a second try. Try again in a minute.", status=status
+            f"The export host failed (HTTP {status}{said}){again}. Try again in a minute.", status=status
         )
     return UpstreamError(f"The export host refused the download (HTTP {status}{said}).", status=status)
 
@@ -270,11 +307,6 @@ class _LineSplitter:
             self._partial.clear()
             return [line]
         return []
-
-
-def _describe(exc: Exception) -> str:
-    text = str(exc).strip()
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def _host(url: str) -> str:

@@ -42,7 +42,11 @@ class ExportReader:
         self.policy = ExportUrlPolicy.from_entries(settings.export_allowed_hosts)
         root = Path(settings.cache_dir).expanduser() if settings.cache_dir else default_cache_dir()
         self.cache = ExportCache(root, max_bytes=settings.cache_max_bytes, max_age=settings.cache_max_age_hours * 3600)
-        self.limits = DownloadLimits(max_bytes=settings.export_max_bytes, time_budget=settings.export_time_budget)
+        self.limits = DownloadLimits(
+            max_bytes=settings.export_max_bytes,
+            time_budget=settings.export_time_budget,
+            retry_delay=settings.retry_base_delay,
+        )
         self._settings = settings
         self._transport = transport
         self._client: httpx2.AsyncClient | None = None

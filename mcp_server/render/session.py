@@ -297,7 +297,7 @@ def _reading(summary: dict[str, Any]) -> str:
         )
     if r.get("time_budget_hit"):
         text += (
-            f" **Stopped after {r.get('time_budget', 0):.0f} s** (SESSION_REPLAY_MCP_EXPORT_TIME_BUDGET): later "
+            f" **Stopped after {r.get('time_budget', 0):g} s** (SESSION_REPLAY_MCP_EXPORT_TIME_BUDGET): later "
             "events are not included; calling again reads the file again."
         )
     if r.get("transfer_error"):
