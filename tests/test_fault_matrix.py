@@ -1,0 +1,196 @@
+"""Every tool under every upstream fault: the retries it makes, the time it takes and what the agent reads.
+
+The rules under test (README, "Retries"):
+
+- LogRocket and Highlight calls: a 429 is always repeated (the server refused to do anything); a 5xx, a
+  reset, a timeout or a cut-off answer is repeated only for calls that are safe to repeat (GET, PUT, and
+  Highlight's identifySession/addSessionProperties), never for requests that may have been carried out and
+  would do it again (Galileo's POST, Highlight's initializeSession and pushPayload); a 200 that is not JSON
+  is not repeated; an answer still arriving at the call's deadline is cut there.
+- Export downloads: one retry for a 429, a 5xx, a reset or no answer; a body cut off or still arriving
+  when the time budget ends gives an honest partial result.
+
+Each case checks the number of requests the sandbox saw, the wall time against the tool's budget, that an
+error explains itself, and the exact message, kept in ``tests/snapshots/fault_matrix.md``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from mcp_server.sandbox.faults import Fault
+from mcp_server.sandbox.server import SandboxServer
+from mcp_server.settings import Settings
+from tests.conftest import check_snapshot
+from tests.targets import (
+    ALL_TARGETS,
+    SUMMARIZE_POLL,
+    Outcome,
+    Target,
+    call,
+    stable,
+)
+
+pytestmark = pytest.mark.anyio
+
+RETRIES = 2  # SESSION_REPLAY_MCP_MAX_RETRIES in these tests
+READ_TIMEOUT = 0.3
+DEADLINE = 1.5  # SESSION_REPLAY_MCP_UPSTREAM_DEADLINE
+EXPORT_BUDGET = 1.5  # SESSION_REPLAY_MCP_EXPORT_TIME_BUDGET
+SLACK = 0.7  # set-up and the server's own work, on a slow CI machine
+
+# kind -> the fault, as armed on the sandbox (path, method, skip and times are the target's).
+FAULTS: dict[str, Fault] = {
+    "429_retry_after": Fault(status=429, retry_after="0"),
+    "429": Fault(status=429),
+    "500": Fault(status=500),
+    "502": Fault(status=502),
+    "503": Fault(status=503),
+    "html_502": Fault(kind="html", status=502),
+    "reset": Fault(kind="reset"),
+    "stall": Fault(kind="stall", seconds=1.0),
+    "truncate": Fault(kind="truncate", bytes=40),
+    # 10 bytes a second: every piece comes well within the read timeout; only the deadline ends the answer.
+    "trickle": Fault(kind="trickle", bytes=1, seconds=0.1),
+    "malformed": Fault(kind="malformed"),
+}
+# Export files are large: a faster trickle, so the partial result has lines in it.
+EXPORT_TRICKLE = Fault(kind="trickle", bytes=2048, seconds=0.1)
+REFUSED = ("429_retry_after", "429")  # the server did nothing: repeating is always safe
+UNSURE = ("500", "502", "503", "html_502", "reset", "stall", "truncate")  # the request may have been carried out
+
+
+@pytest.fixture
+def fast(settings: Settings) -> Settings:
+    return settings.with_overrides(
+        max_retries=RETRIES,
+        read_timeout=READ_TIMEOUT,
+        retry_base_delay=0.01,
+        upstream_deadline=DEADLINE,
+        export_time_budget=EXPORT_BUDGET,
+    )
+
+
+def fault_for(target: Target, kind: str, times: int) -> Fault:
+    base = EXPORT_TRICKLE if kind == "trickle" and target.upstream == "export" else FAULTS[kind]
+    return Fault(**{**base.__dict__, "path": target.path, "method": target.method, "skip": target.skip, "times": times})
+
+
+def attempts_under_persistent_fault(target: Target, kind: str) -> int:
+    """Requests to the faulted place when the fault never clears."""
+    if target.upstream == "export":
+        return 2 if kind in REFUSED or kind in ("500", "502", "503", "html_502", "reset", "stall") else 1
+    if kind in REFUSED or (kind in UNSURE and target.idempotent):
+        return 1 + RETRIES
+    return 1
+
+
+def budget(target: Target) -> float:
+    """The most a call may take under any one fault: the deadline of the one faulted step, or the export budget."""
+    return (EXPORT_BUDGET if target.upstream == "export" else DEADLINE) + SLACK
+
+
+def check_explains_itself(outcome: Outcome, target: Target) -> None:
+    if outcome.error:
+        prefix = f"Error executing tool {target.tool}: "
+        assert outcome.text.startswith(prefix), outcome.text
+        assert len(outcome.text) > len(prefix) + 40, f"an error that says nothing: {outcome.text!r}"
+
+
+def summary(target: Target, kind: str, outcome: Outcome, attempts: int) -> str:
+    """One case for the snapshot: what was seen and what the agent read (for a success, its key line)."""
+    if outcome.error:
+        said = outcome.text
+    elif target.tool == "read_session_export":
+        said = next(line for line in outcome.text.splitlines() if line.startswith("**Reading:**"))
+    else:
+        said = outcome.text.splitlines()[0]
+    ending = "error" if outcome.error else "answer"
+    return f"### {target.name} × {kind}\n{attempts} request(s); {ending}:\n> {stable(said)}\n"
+
+
+PERSISTENT = [(t, k) for t in ALL_TARGETS if t is not SUMMARIZE_POLL for k in FAULTS]
+
+
+@pytest.fixture(scope="module")
+def matrix_snapshot() -> Iterator[dict[str, str]]:
+    """Collects every case's summary; checked against the snapshot once the module's cases have run."""
+    cases: dict[str, str] = {}
+    yield cases
+    if len(cases) == len(PERSISTENT):  # only when the whole matrix ran (not under -k)
+        check_snapshot("fault_matrix.md", "".join(cases[f"{t.name}×{k}"] for t, k in PERSISTENT))
+
+
+@pytest.mark.parametrize(("target", "kind"), PERSISTENT, ids=[f"{t.name}-{k}" for t, k in PERSISTENT])
+async def test_a_fault_that_persists(
+    target: Target, kind: str, fast: Settings, sandbox: SandboxServer, matrix_snapshot: dict[str, str]
+):
+    outcome = await call(target, fast, sandbox, lambda: sandbox.sandbox.faults.add(fault_for(target, kind, 50)))
+    seen = len(target.requests(sandbox))
+    expected = target.skip + attempts_under_persistent_fault(target, kind)
+    check_explains_itself(outcome, target)
+    assert outcome.seconds <= budget(target), f"took {outcome.seconds:.2f} s"
+    text = outcome.text
+
+    if target.upstream == "export":
+        partial = kind in ("truncate", "trickle", "malformed")
+        assert outcome.error is not partial, text
+        if kind == "truncate":
+            assert "**The download broke off** (`RemoteProtocolError: peer closed connection" in text
+        if kind == "trickle":
+            assert f"**Stopped after {EXPORT_BUDGET:g} s** (SESSION_REPLAY_MCP_EXPORT_TIME_BUDGET)" in text
+            assert outcome.result.structured_content is not None
+            assert outcome.result.structured_content["reading"]["time_budget_hit"] is True
+    elif kind == "malformed":
+        assert outcome.error and "not JSON" in text
+    elif kind == "trickle":
+        assert outcome.error and "was still arriving after 1.5 s, the most one call may take" in text
+        assert "SESSION_REPLAY_MCP_UPSTREAM_DEADLINE" in text
+    else:
+        assert outcome.error
+        unsure_note = "may still have been recorded" if target.upstream == "highlight" else "may have started"
+        # A call not repeated after a failure that may have done the work says so; a repeated one need not.
+        assert (unsure_note in text) is (kind in UNSURE and not target.idempotent), text
+    assert seen == expected, f"{seen} requests, expected {expected}"
+    matrix_snapshot[f"{target.name}×{kind}"] = summary(target, kind, outcome, seen)
+
+
+TRANSIENT_KINDS = ("429_retry_after", "503", "reset", "stall", "truncate")
+TRANSIENT = [(t, k) for t in ALL_TARGETS for k in TRANSIENT_KINDS]
+
+
+@pytest.mark.parametrize(("target", "kind"), TRANSIENT, ids=[f"{t.name}-{k}" for t, k in TRANSIENT])
+async def test_a_fault_that_clears(target: Target, kind: str, fast: Settings, sandbox: SandboxServer):
+    """One failed attempt: a call that may repeat it recovers unseen; one that may not says what may have happened."""
+    outcome = await call(target, fast, sandbox, lambda: sandbox.sandbox.faults.add(fault_for(target, kind, 1)))
+    seen = len(target.requests(sandbox))
+    check_explains_itself(outcome, target)
+    assert outcome.seconds <= budget(target), f"took {outcome.seconds:.2f} s"
+    data = outcome.result.structured_content
+
+    if target.upstream == "export" and kind == "truncate":
+        # The head had arrived, so the download counts as started: what came is read, and the answer says so.
+        assert not outcome.error and seen == 1
+        assert "**The download broke off**" in outcome.text
+        return
+    repeated = kind in REFUSED or target.idempotent
+    if not repeated:
+        assert outcome.error, outcome.text
+        assert seen == target.skip + 1
+        return
+    assert not outcome.error, outcome.text
+    assert data is not None
+    if target is SUMMARIZE_POLL:
+        assert data["status"] == "READY"
+        assert seen == data["checks"] + 1  # every look once, and the failed attempt of one look again
+    else:
+        assert seen == target.skip + 2 + target.steps_after
+    if target.upstream == "highlight":
+        # The step that failed once was done once: one session, one event, identified.
+        session = sandbox.sandbox.highlight.session(data["session_secure_id"])
+        assert session is not None and session.identifier == "fault@acme.test"
+        assert [e["name"] for e in session.track_events()] == ["fault_matrix"]
+    if target.upstream == "export":
+        assert data["reading"]["complete"] is True
