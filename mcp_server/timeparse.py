@@ -7,6 +7,7 @@ import time
 from datetime import UTC, date, datetime, timedelta
 
 from mcp_server.errors import InputError
+from mcp_server.render.text import clean_text
 
 _RELATIVE = re.compile(r"^(\d+(?:\.\d+)?)\s*(m|min|mins|minutes?|h|hrs?|hours?|d|days?|w|weeks?)(?:\s+ago)?$")
 _UNIT_SECONDS = {"m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -48,22 +49,29 @@ def parse_instant(value: str | int, *, field: str, now: int | None = None) -> in
     if match:
         amount = float(match.group(1))
         seconds = amount * _UNIT_SECONDS[match.group(2)[0]]
-        return current - round(seconds * 1000)
+        return _in_range(current - round(seconds * 1000), field, text)
     try:
         if len(text) == 10:
             day = date.fromisoformat(text)
-            return _ms(datetime(day.year, day.month, day.day, tzinfo=UTC))
+            return _in_range(_ms(datetime(day.year, day.month, day.day, tzinfo=UTC)), field, text)
         moment = datetime.fromisoformat(text.replace("z", "Z"))
     except ValueError:
-        raise InputError(f"{field}={text[:60]!r} is not a time I can read; use {FORMS}.") from None
+        raise InputError(f"{field}={clean_text(text, 60)!r} is not a time I can read; use {FORMS}.") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)  # documented: no offset means UTC
-    return _ms(moment)
+    return _in_range(_ms(moment), field, text)
 
 
 def iso(ms: int) -> str:
-    """``2026-11-20T14:30:00Z`` (milliseconds shown only when present)."""
-    moment = datetime.fromtimestamp(ms / 1000, UTC)
+    """``2026-11-20T14:30:00Z`` (milliseconds shown only when present).
+
+    Times also come from recorded sessions and upstream answers, which may hold anything: one beyond what a
+    datetime can show (before year 1, after 9999) is shown as the number it is.
+    """
+    try:
+        moment = datetime.fromtimestamp(ms / 1000, UTC)
+    except (ValueError, OverflowError, OSError):
+        return f"{ms} ms since 1970 (out of the calendar's range)"
     text = moment.isoformat(timespec="milliseconds" if ms % 1000 else "seconds")
     return text.replace("+00:00", "Z")
 
@@ -79,6 +87,17 @@ def _from_epoch(value: int, field: str) -> int:
     if value >= _MS_CEILING:
         raise InputError(f"{field}={value} is too large for epoch milliseconds (microseconds?); use {FORMS}.")
     return value
+
+
+def _in_range(ms: int, field: str, text: str) -> int:
+    """Session data exists from 1970 on; a time before it (say "1000000d" ago) is a mistake, not a query."""
+    if ms < 0:
+        raise InputError(
+            f"{field}={clean_text(text, 60)!r} is before 1970, earlier than any recorded session; use {FORMS}."
+        )
+    if ms >= _MS_CEILING:
+        raise InputError(f"{field}={clean_text(text, 60)!r} is too far in the future; use {FORMS}.")
+    return ms
 
 
 def _ms(moment: datetime) -> int:
@@ -116,4 +135,6 @@ def parse_offset_or_instant(value: str | int, *, field: str) -> tuple[str, int]:
     try:
         return "time", parse_instant(value, field=field)
     except InputError:
-        raise InputError(f"{field}={value[:40]!r} is not an offset or a time I can read; use {OFFSET_FORMS}.") from None
+        raise InputError(
+            f"{field}={clean_text(value, 40)!r} is not an offset or a time I can read; use {OFFSET_FORMS}."
+        ) from None

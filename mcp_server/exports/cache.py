@@ -58,11 +58,15 @@ _SIGNING_PARAMS = (
 
 def url_key(url: str) -> str:
     """The export's identity: its URL without the parameters that only sign or expire it."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return url  # not one urlsplit reads (the fetcher's parser accepted it): the URL is its own key
     kept = [
         (k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not k.lower().startswith(_SIGNING_PARAMS)
     ]
-    return f"{parts.scheme}://{(parts.hostname or '').lower()}:{parts.port or ''}{parts.path}?{urlencode(sorted(kept))}"
+    return f"{parts.scheme}://{(parts.hostname or '').lower()}:{port or ''}{parts.path}?{urlencode(sorted(kept))}"
 
 
 @dataclass(frozen=True)

@@ -185,7 +185,13 @@ async def _open(
             )
         if response.status_code in (301, 302, 303, 307, 308) and "location" in response.headers:
             await response.aclose()
-            target = str(httpx2.URL(current).join(response.headers["location"]))
+            location = response.headers["location"]
+            try:
+                target = str(httpx2.URL(current).join(location))
+            except (httpx2.InvalidURL, ValueError) as exc:
+                raise UrlRefused(
+                    f"The export URL redirected to {location[:120]!r}, which is not a valid URL ({exc})."
+                ) from None
             policy.check_url(target, hop=f"The export URL redirected to {target[:120]!r}, which was refused: ")
             current = target
             continue

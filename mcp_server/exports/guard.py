@@ -17,7 +17,6 @@ import ipaddress
 import socket
 from collections.abc import Iterable
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 import anyio
 import httpcore2
@@ -25,6 +24,7 @@ import httpx2
 from httpcore2._backends.anyio import AnyIOBackend
 
 from mcp_server.errors import UserFacingError
+from mcp_server.render.text import clean_text
 
 ALLOWED_HOSTS_VAR = "LOGROCKET_EXPORT_ALLOWED_HOSTS"
 _METADATA = {ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254")}
@@ -51,20 +51,26 @@ class ExportUrlPolicy:
         )
 
     def check_url(self, url: str, *, hop: str = "") -> None:
-        """Scheme and shape checks that need no network; the address check happens at connect time."""
+        """Scheme and shape checks that need no network; the address check happens at connect time.
+
+        The URL is read with the parser that fetches it (httpx2's), so these checks judge exactly what would
+        be requested, and a URL it cannot parse is refused here rather than failing later.
+        """
         try:
-            parts = urlsplit(url)
-            port = parts.port
-        except ValueError:
-            raise UrlRefused(f"{hop}{_short(url)} is not a valid URL.") from None
-        host = parts.hostname
-        if parts.scheme not in ("https", "http") or not host:
+            parsed = httpx2.URL(url)
+            port = parsed.port
+        except (httpx2.InvalidURL, ValueError, TypeError) as exc:
+            raise UrlRefused(f"{hop}{_short(url)} is not a valid URL ({clean_text(str(exc), 120)}).") from None
+        host = parsed.host
+        if port is not None and not 0 < port < 65536:
+            raise UrlRefused(f"{hop}{_short(url)} is not a valid URL (port {port} is out of range).")
+        if parsed.scheme not in ("https", "http") or not host:
             raise UrlRefused(
                 f"{hop}{_short(url)} is not an http(s) URL. Pass a download URL exactly as list_exports returned it."
             )
-        if parts.username or parts.password:
+        if parsed.userinfo:
             raise UrlRefused(f"{hop}{_short(url)} carries credentials in the URL; that is not an export URL.")
-        if parts.scheme == "http" and not self.is_allowed_host(host, port or 80):
+        if parsed.scheme == "http" and not self.is_allowed_host(host, port or 80):
             raise UrlRefused(
                 f"{hop}Only https export URLs are fetched (got {_short(url)}). If this is your own storage "
                 f"served over plain http, add {host} to {ALLOWED_HOSTS_VAR}."
