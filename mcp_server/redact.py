@@ -6,6 +6,7 @@ import logging
 import re
 import threading
 from collections.abc import Iterable
+from typing import Any
 from urllib.parse import quote
 
 REDACTED = "[redacted]"
@@ -14,7 +15,11 @@ _MIN_SECRET_LENGTH = 6
 
 
 class Redactor:
-    """Replaces every registered secret, and its URL-encoded form, with ``[redacted]``."""
+    """Replaces every registered secret, and its URL-encoded form, with ``[redacted]``.
+
+    Matching ignores case: upstream text is sometimes upper- or lower-cased before it is shown (a status,
+    a header name), and a key in other case is the same key.
+    """
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         self._lock = threading.Lock()
@@ -33,11 +38,23 @@ class Redactor:
                     if tail != secret and len(tail) >= _MIN_SECRET_LENGTH:
                         self._secrets.add(tail)
             ordered = sorted(self._secrets, key=len, reverse=True)
-            self._pattern = re.compile("|".join(re.escape(s) for s in ordered)) if ordered else None
+            self._pattern = re.compile("|".join(re.escape(s) for s in ordered), re.IGNORECASE) if ordered else None
 
     def __call__(self, text: str) -> str:
         pattern = self._pattern
         return pattern.sub(REDACTED, text) if pattern is not None else text
+
+    def json(self, value: Any) -> Any:
+        """``value`` (parsed JSON: dicts, lists, strings, numbers) with every string in it redacted, keys too."""
+        if self._pattern is None:
+            return value
+        if isinstance(value, str):
+            return self(value)
+        if isinstance(value, dict):
+            return {self(k) if isinstance(k, str) else k: self.json(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.json(v) for v in value]
+        return value
 
 
 # One process-wide instance: log records can come from any library, so the filter must know every key.

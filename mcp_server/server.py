@@ -12,7 +12,7 @@ from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
 from mcp.server.mcpserver.tools import Tool
-from mcp_types import CallToolResult, InputRequiredResult
+from mcp_types import CallToolResult, InputRequiredResult, TextContent
 from pydantic import ValidationError
 
 from mcp_server import __version__
@@ -22,6 +22,7 @@ from mcp_server.clock import REAL_CLOCK, Clock
 from mcp_server.errors import ConfigError, UserFacingError
 from mcp_server.exports.reader import ExportReader
 from mcp_server.redact import process_redactor
+from mcp_server.render.text import clean_text
 from mcp_server.schema import compact_schema
 from mcp_server.settings import Settings
 from mcp_server.tools import ALL_TOOLS, TOOL_NAMES, ToolSpec
@@ -44,12 +45,13 @@ class SessionReplayServer(MCPServer[Runtime]):
         known = self._arg_names.get(name)
         unknown = sorted(set(arguments) - known) if known is not None else []
         if unknown:
+            named = ", ".join(repr(clean_text(u, 60)) for u in unknown[:5])
             raise ToolError(
                 f"Error executing tool {name}: unknown argument{'s' if len(unknown) > 1 else ''} "
-                f"{', '.join(repr(u[:60]) for u in unknown[:5])}. {name} takes: {', '.join(sorted(known or ()))}."
+                f"{process_redactor(named)}. {name} takes: {', '.join(sorted(known or ()))}."
             )
         try:
-            return await super().call_tool(name, arguments, context)
+            result = await super().call_tool(name, arguments, context)
         except ToolError as exc:
             cause = exc.__cause__
             if isinstance(cause, ValidationError):
@@ -61,6 +63,23 @@ class SessionReplayServer(MCPServer[Runtime]):
             else:
                 message = str(exc).removeprefix(f"Error executing tool {name}: ")
             raise ToolError(f"Error executing tool {name}: {process_redactor(message)}") from cause
+        return _redacted(result)
+
+
+def _redacted(result: CallToolResult | InputRequiredResult) -> CallToolResult | InputRequiredResult:
+    """The result with every secret replaced, in its text and its structured content.
+
+    Results quote upstream answers (URLs, traits, Markdown), so an upstream that echoes the request back could
+    put the API key into one; this is the last place everything a tool answers passes through.
+    """
+    if not isinstance(result, CallToolResult):
+        return result
+    content = [
+        block.model_copy(update={"text": process_redactor(block.text)}) if isinstance(block, TextContent) else block
+        for block in result.content
+    ]
+    structured = process_redactor.json(result.structured_content)
+    return result.model_copy(update={"content": content, "structured_content": structured})
 
 
 def select_tools(settings: Settings) -> list[ToolSpec]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -128,20 +128,19 @@ async def call(
     arm: Callable[[], None] | None = None,
     *,
     limit: float = 30.0,
-    before: Callable[[Client], Awaitable[dict[str, Any]]] | None = None,
+    overrides: dict[str, Any] | None = None,
 ) -> Outcome:
-    """Call ``target``'s tool once through a real MCP client, arming faults just before (after any set-up calls).
+    """Call ``target``'s tool once through a real MCP client (``overrides`` change some of its arguments), arming
+    faults with ``arm`` just before the call, after any set-up calls.
 
     The request log is cleared first, so ``target.requests(sandbox)`` counts this call's requests only.
     """
     progress = Progress()
     async with Client(build_server(settings, clock=ScaledClock(SCALE))) as client:
-        arguments = dict(target.arguments)
+        arguments = {**target.arguments, **(overrides or {})}
         if target.needs_export_url:
             # Stretched to about 2,000 events (~100 KB gzipped), so a trickle cannot finish within the budget.
             arguments["url"] = await export_url(client) + "&events=2000"
-        if before is not None:
-            arguments.update(await before(client))
         sandbox.sandbox.requests.clear()
         if arm is not None:
             arm()

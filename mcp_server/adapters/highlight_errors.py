@@ -70,7 +70,8 @@ class HighlightErrors:
 
     def not_json(self, op: Operation, status: int, body: str) -> UpstreamError:
         return UpstreamBadResponse(
-            f"Highlight answered {op.name} with HTTP {status} but the body is not JSON ({clean_text(body, 80)!r}). "
+            f"Highlight answered {op.name} with HTTP {status} but the body is not JSON "
+            f"({clean_text(process_redactor(body), 80)!r}). "
             f"{self.advice()}",
             status=status,
         )

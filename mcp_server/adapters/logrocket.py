@@ -43,6 +43,7 @@ from mcp_server.adapters.errors import (
 )
 from mcp_server.adapters.http import Explain, Failure, HttpPolicy, Reply, RetryPolicy, Sleep, deadline_sentence
 from mcp_server.redact import process_redactor
+from mcp_server.render.text import clean_text
 from mcp_server.settings import AppRef, Settings, app_from_key
 
 # LogRocket's highlights request ids are 64 hex digits; accept any short token of that alphabet
@@ -239,7 +240,9 @@ class LogRocketClient:
             if not isinstance(raw, dict):
                 raise self._bad_shape(app, op, 'a "result" object or null')
             result = _highlights_result(raw)
-        return HighlightsStatus(request_id=request_id, status=status.strip().upper(), result=result)
+        # Redacted before it is upper-cased or shortened anywhere (it reaches messages and progress as text).
+        status = process_redactor(status).strip().upper()
+        return HighlightsStatus(request_id=request_id, status=status, result=result)
 
     # -- plumbing -------------------------------------------------------------------------------
 
@@ -252,7 +255,7 @@ class LogRocketClient:
             # Exact numbers: a cursor beyond 2**53 must survive, and floats stay as written.
             return json.loads(reply.body, parse_float=Decimal)
         except ValueError:
-            snippet = reply.text.strip()[:80]
+            snippet = clean_text(process_redactor(reply.text), 80)
             raise UpstreamBadResponse(
                 f"LogRocket answered {op} for app {app} with HTTP {reply.status} but the body is not JSON "
                 f"({snippet!r}). Check LOGROCKET_API_URL (now {self._base}): it should be LogRocket's API "

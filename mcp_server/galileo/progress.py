@@ -17,6 +17,8 @@ from mcp_server.adapters.errors import (
     UpstreamUnreachable,
 )
 from mcp_server.galileo.wait import DONE, FAILED, PENDING, Check
+from mcp_server.redact import process_redactor
+from mcp_server.render.text import clean_text
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +48,7 @@ def check_message(check: Check, *, resumed: bool) -> str:
         return f"Galileo reports FAILED for this request ({elapsed})"
     if check.status == PENDING:
         return f"Galileo is still working: {elapsed}, {TYPICAL}"
-    return f"LogRocket reports an unknown status for this request: {check.status[:40]} ({elapsed})"
+    return f"LogRocket reports an unknown status for this request: {clean_text(check.status, 40)} ({elapsed})"
 
 
 def failure_reason(error: UpstreamError | None) -> str:
@@ -80,7 +82,8 @@ class ProgressReporter:
             value = round(self._last + 0.1, 1)
         self._last = value
         try:
-            await self._report(value, None, message)
+            # Progress goes straight to the client, past the server's redaction of results and errors.
+            await self._report(value, None, process_redactor(message))
         except Exception:
             # Progress is a courtesy: a client that cannot take it still gets the result.
             logger.debug("could not send a progress notification", exc_info=True)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from mcp_server.redact import process_redactor
+
 ELLIPSIS = "…"
 _SPACES = re.compile(r"[ \t\r\n\f\v\u2028\u2029]+")
 
@@ -28,8 +30,14 @@ def strip_controls(text: str, *, keep_newlines: bool = False) -> str:
 
 
 def truncate(text: str, limit: int) -> str:
-    """Cut to at most ``limit`` characters, ending with an ellipsis that says how much was cut."""
+    """Cut to at most ``limit`` characters, ending with an ellipsis that says how much was cut.
+
+    Secrets are redacted before the cut: a key cut in half would no longer be recognised afterwards.
+    """
     if limit <= 0 or len(text) <= limit:
+        return text
+    text = process_redactor(text)
+    if len(text) <= limit:
         return text
     cut = len(text) - limit
     while True:  # the note's own length changes how much must go; settles within two rounds
