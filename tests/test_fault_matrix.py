@@ -26,6 +26,7 @@ from mcp_server.settings import Settings
 from tests.conftest import check_snapshot
 from tests.targets import (
     ALL_TARGETS,
+    PUSH_PAYLOAD,
     SUMMARIZE_POLL,
     Outcome,
     Target,
@@ -146,7 +147,7 @@ async def test_a_fault_that_persists(
     elif kind == "malformed":
         assert outcome.error and "not JSON" in text
     elif kind == "trickle":
-        assert outcome.error and "was still arriving after 1.5 s, the most one call may take" in text
+        assert outcome.error and "was still arriving when this call's time ran out (1.5 s at most; " in text
         assert "SESSION_REPLAY_MCP_UPSTREAM_DEADLINE" in text
     else:
         assert outcome.error
@@ -194,3 +195,20 @@ async def test_a_fault_that_clears(target: Target, kind: str, fast: Settings, sa
         assert [e["name"] for e in session.track_events()] == ["fault_matrix"]
     if target.upstream == "export":
         assert data["reading"]["complete"] is True
+
+
+async def test_a_call_of_several_requests_ends_within_one_deadline(fast: Settings, sandbox: SandboxServer):
+    """push_highlight_event's steps share the deadline: three answers of 0.6 s each cannot make it 1.8 s."""
+    slow = Fault(kind="stall", seconds=0.6, path="/highlight/public", times=10)
+    patient = fast.with_overrides(read_timeout=1.0)  # each answer alone is in time
+    outcome = await call(PUSH_PAYLOAD, patient, sandbox, lambda: sandbox.sandbox.faults.add(slow))
+    assert outcome.seconds < DEADLINE + 0.3
+    assert len(PUSH_PAYLOAD.requests(sandbox)) == 3  # initializeSession and identifySession went through
+    assert stable(outcome.text) == (
+        "Error executing tool push_highlight_event: Highlight had not answered while pushing the event when this "
+        "call's time ran out (1.5 s at most; 1 attempt over N s). It may still have been recorded; it was not sent "
+        "again, because a repeat could record it twice. If it keeps happening, raise "
+        "SESSION_REPLAY_MCP_UPSTREAM_DEADLINE. Before that, Highlight accepted initializeSession, identifySession, "
+        "so session SECURE_ID was started: to finish, call push_highlight_event again with "
+        'session_secure_id="SECURE_ID" instead of starting another session.'
+    )

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import email.utils
 import time
+from collections.abc import AsyncIterator
 
+import anyio
 import httpx2
 import pytest
 
@@ -108,3 +110,27 @@ async def test_oversized_answers_are_refused():
     p = HttpPolicy(connect_timeout=1, read_timeout=1, retry=RetryPolicy(), transport=big, max_response_bytes=1024)
     with pytest.raises(UpstreamError, match="too_large"):
         await p.request("GET", "https://x.test/a", idempotent=True, explain=explain)
+
+
+async def test_an_answer_that_trickles_in_is_cut_at_the_deadline():
+    """Each byte comes well within the read timeout, so only the call's deadline can end it."""
+    failures: list[Failure] = []
+
+    async def slowly() -> AsyncIterator[bytes]:
+        for _ in range(1000):
+            yield b"x"
+            await anyio.sleep(0.02)
+
+    def keep(f: Failure) -> UpstreamError:
+        failures.append(f)
+        return UpstreamError(f.kind)
+
+    trickle = httpx2.MockTransport(lambda r: httpx2.Response(200, content=slowly()))
+    p = HttpPolicy(connect_timeout=1, read_timeout=1, retry=RetryPolicy(deadline=0.3), transport=trickle)
+    started = time.monotonic()
+    with pytest.raises(UpstreamError, match="deadline"):
+        await p.request("GET", "https://x.test/a", idempotent=True, explain=keep)
+    assert time.monotonic() - started < 0.6
+    (failure,) = failures
+    assert failure.attempts == 1 and failure.timeout == 0.3
+    assert failure.received is not None and 5 <= failure.received <= 20

@@ -16,7 +16,9 @@ import json
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -61,13 +63,28 @@ class Failure:
 def deadline_sentence(service: str, doing: str, f: Failure) -> str:
     """A call cut at its deadline: whether the answer had started arriving, and how much of it had."""
     tries = f"{f.attempts} attempt{'s' if f.attempts != 1 else ''} over {f.elapsed:.1f} s"
-    limit = f"{f.timeout:g} s" if f.timeout is not None else "its time limit"
+    limit = f"{f.timeout:g} s at most" if f.timeout is not None else "its time limit"
     if f.received is None:
-        return f"{service} did not answer while {doing} within {limit}, the most one call may take ({tries})."
+        return f"{service} had not answered while {doing} when this call's time ran out ({limit}; {tries})."
     return (
-        f"{service}'s answer while {doing} was still arriving after {limit}, the most one call may take "
-        f"({f.received:,} bytes had arrived; {tries})."
+        f"{service}'s answer while {doing} was still arriving when this call's time ran out ({limit}; "
+        f"{f.received:,} bytes had arrived; {tries})."
     )
+
+
+# The end (time.monotonic()) that every upstream request made in this context shares, besides its own deadline:
+# a tool call of several requests (push_highlight_event's steps) must end within one deadline, not one each.
+_shared_end: ContextVar[float | None] = ContextVar("upstream_shared_end", default=None)
+
+
+@contextmanager
+def shared_deadline(seconds: float) -> Iterator[None]:
+    """Every upstream request made inside (in this task) ends within ``seconds`` of now, retries included."""
+    token = _shared_end.set(time.monotonic() + seconds)
+    try:
+        yield
+    finally:
+        _shared_end.reset(token)
 
 
 @dataclass(frozen=True)
@@ -145,8 +162,7 @@ class HttpPolicy:
             retry_after: float | None = None
             progress = _Progress()
             try:
-                remaining = self.retry.deadline - (self._clock() - started)
-                with anyio.move_on_after(remaining) as scope:
+                with anyio.move_on_after(self._remaining(started)) as scope:
                     reply = await self._send(
                         method, url, params=params, json_body=json_body, headers=headers, progress=progress
                     )
@@ -191,8 +207,7 @@ class HttpPolicy:
             if not retryable or attempt > self.retry.max_retries:
                 raise explain(failure)
             delay = self._delay(attempt, retry_after)
-            remaining = self.retry.deadline - (self._clock() - started)
-            if delay > self.retry.max_retry_after or delay >= remaining:
+            if delay > self.retry.max_retry_after or delay >= self._remaining(started):
                 raise explain(failure)
             logger.info(
                 "%s %s: %s; retry %d of %d in %.2fs",
@@ -233,6 +248,12 @@ class HttpPolicy:
         finally:
             await response.aclose()
         return Reply(response.status_code, response.headers, b"".join(chunks))
+
+    def _remaining(self, started: float) -> float:
+        """Seconds left for this call: its own deadline, or the shared one of the tool call if that ends first."""
+        own = self.retry.deadline - (self._clock() - started)
+        shared = _shared_end.get()
+        return own if shared is None else min(own, shared - time.monotonic())
 
     def _delay(self, attempt: int, retry_after: float | None) -> float:
         if retry_after is not None:

@@ -14,6 +14,7 @@ from pydantic import AfterValidator, BaseModel, Field, PlainValidator, StringCon
 
 from mcp_server.adapters.errors import UpstreamError
 from mcp_server.adapters.highlight import Scalar, as_text
+from mcp_server.adapters.http import shared_deadline
 from mcp_server.errors import InputError
 from mcp_server.render.budget import Budget
 from mcp_server.render.markdown import code, table_head, table_row
@@ -177,22 +178,24 @@ async def push_highlight_event(
     verbose_id = hl.project(project_id) if new_session else hl.configured_project(project_id)
     secure_id = session_secure_id or ""
     try:
-        project_number = None
-        if session_secure_id is None:
-            assert verbose_id is not None
-            started = await hl.initialize_session(verbose_id)
-            secure_id, project_number = started.secure_id, started.project_id
-            accepted.append("initializeSession")
-        elif verbose_id is not None:
-            project_number = hl.project_number(verbose_id)
-        if user_identifier is not None:
-            await hl.identify_session(secure_id, user_identifier, user_traits or {})
-            accepted.append("identifySession")
-        if session_properties:
-            await hl.add_session_properties(secure_id, session_properties)
-            accepted.append("addSessionProperties")
-        pushed = await hl.push_track_event(secure_id, event, props)
-        accepted.append("pushPayload")
+        # Up to four requests, one deadline for them all: the call must end in time, not each of its steps.
+        with shared_deadline(runtime(ctx).settings.upstream_deadline):
+            project_number = None
+            if session_secure_id is None:
+                assert verbose_id is not None
+                started = await hl.initialize_session(verbose_id)
+                secure_id, project_number = started.secure_id, started.project_id
+                accepted.append("initializeSession")
+            elif verbose_id is not None:
+                project_number = hl.project_number(verbose_id)
+            if user_identifier is not None:
+                await hl.identify_session(secure_id, user_identifier, user_traits or {})
+                accepted.append("identifySession")
+            if session_properties:
+                await hl.add_session_properties(secure_id, session_properties)
+                accepted.append("addSessionProperties")
+            pushed = await hl.push_track_event(secure_id, event, props)
+            accepted.append("pushPayload")
     except UpstreamError as exc:
         raise _after(exc, accepted, secure_id, new_session) from exc
     out = PushHighlightEventOutput(
