@@ -6,8 +6,11 @@ import logging
 import re
 import threading
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
+
+import orjson
 
 REDACTED = "[redacted]"
 # Shorter values could appear by coincidence in ordinary text; real keys are far longer.
@@ -24,7 +27,7 @@ class Redactor:
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         self._lock = threading.Lock()
         self._secrets: set[str] = set()
-        self._pattern: re.Pattern[str] | None = None
+        self._state: _State | None = None  # replaced whole, so readers never see half an update
         self.add(secrets)
 
     def add(self, secrets: Iterable[str]) -> None:
@@ -37,24 +40,56 @@ class Redactor:
                     tail = secret.rsplit(":", 1)[-1]
                     if tail != secret and len(tail) >= _MIN_SECRET_LENGTH:
                         self._secrets.add(tail)
-            ordered = sorted(self._secrets, key=len, reverse=True)
-            self._pattern = re.compile("|".join(re.escape(s) for s in ordered), re.IGNORECASE) if ordered else None
+            if self._secrets:
+                ordered = sorted(self._secrets, key=len, reverse=True)
+                self._state = _State(
+                    pattern=re.compile("|".join(re.escape(s) for s in ordered), re.IGNORECASE),
+                    needles=tuple({s.lower() for s in ordered}),
+                    # Nothing in any secret that JSON would escape: the serialized form can be searched for it.
+                    plain=all(c.isprintable() and c not in '"\\' for s in ordered for c in s),
+                )
 
     def __call__(self, text: str) -> str:
-        pattern = self._pattern
-        return pattern.sub(REDACTED, text) if pattern is not None else text
+        state = self._state
+        # Every result passes through here: a plain substring search first (fast), the regex only on a hit.
+        if state is None or not state.found_in(text):
+            return text
+        return state.pattern.sub(REDACTED, text)
 
     def json(self, value: Any) -> Any:
         """``value`` (parsed JSON: dicts, lists, strings, numbers) with every string in it redacted, keys too."""
-        if self._pattern is None:
+        state = self._state
+        if state is None:
             return value
+        if state.plain:
+            # One search of the serialized value instead of one per string: almost always it holds no secret.
+            try:
+                serialized = orjson.dumps(value).decode()
+            except TypeError:
+                serialized = None
+            if serialized is not None and not state.found_in(serialized):
+                return value
+        return self._walk(value)
+
+    def _walk(self, value: Any) -> Any:
         if isinstance(value, str):
             return self(value)
         if isinstance(value, dict):
-            return {self(k) if isinstance(k, str) else k: self.json(v) for k, v in value.items()}
+            return {self(k) if isinstance(k, str) else k: self._walk(v) for k, v in value.items()}
         if isinstance(value, list):
-            return [self.json(v) for v in value]
+            return [self._walk(v) for v in value]
         return value
+
+
+@dataclass(frozen=True)
+class _State:
+    pattern: re.Pattern[str]
+    needles: tuple[str, ...]  # every secret, lower-cased
+    plain: bool
+
+    def found_in(self, text: str) -> bool:
+        lowered = text.lower()
+        return any(needle in lowered for needle in self.needles)
 
 
 # One process-wide instance: log records can come from any library, so the filter must know every key.

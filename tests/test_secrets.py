@@ -17,6 +17,7 @@ import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 import httpx2
 import pytest
@@ -26,7 +27,7 @@ from mcp_server.adapters.errors import UpstreamError
 from mcp_server.adapters.highlight import HighlightClient
 from mcp_server.adapters.logrocket import LogRocketClient
 from mcp_server.clock import ScaledClock
-from mcp_server.redact import RedactingFilter
+from mcp_server.redact import RedactingFilter, Redactor
 from mcp_server.sandbox.faults import Fault
 from mcp_server.sandbox.server import SandboxServer
 from mcp_server.server import build_server
@@ -307,3 +308,25 @@ async def test_arguments_that_contain_the_key(name: str, canary: Settings, sandb
             tool, arguments = QUOTED[name]("q" * offset + KEY)
             result = await client.call_tool(tool, arguments)
             seen.said += [text_of(result), json.dumps(result.structured_content)]
+
+
+# -- the redactor itself -------------------------------------------------------------------------------------
+
+
+def test_the_redactor_finds_a_key_in_any_case_form_and_place():
+    redact = Redactor([KEY])
+    assert redact(f"a {KEY.upper()} b {quote(KEY, safe='')} c {SECRET.lower()}") == (
+        "a [redacted] b [redacted] c [redacted]"
+    )
+    assert redact.json({"k": [f"x{SECRET}", 1, None], SECRET: {"n": 2.5}}) == {
+        "k": ["x[redacted]", 1, None],
+        "[redacted]": {"n": 2.5},
+    }
+    clean = {"k": ["nothing here", 1]}
+    assert redact.json(clean) is clean  # no copy when there is nothing to redact
+
+
+def test_a_secret_that_json_would_escape_is_still_found_in_structured_content():
+    odd = 'org:app:se"cr\\et\u0007-' + RANDOM
+    redact = Redactor([odd])
+    assert redact.json({"v": f"<{odd}>"}) == {"v": "<[redacted]>"}
