@@ -17,6 +17,7 @@ error explains itself, and the exact message, kept in ``tests/snapshots/fault_ma
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
 
@@ -76,7 +77,7 @@ def fast(settings: Settings) -> Settings:
 
 def fault_for(target: Target, kind: str, times: int) -> Fault:
     base = EXPORT_TRICKLE if kind == "trickle" and target.upstream == "export" else FAULTS[kind]
-    return Fault(**{**base.__dict__, "path": target.path, "method": target.method, "skip": target.skip, "times": times})
+    return replace(base, path=target.path, method=target.method, skip=target.skip, times=times)
 
 
 def attempts_under_persistent_fault(target: Target, kind: str) -> int:

@@ -15,7 +15,7 @@ import logging
 import secrets
 import traceback
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import quote
 
@@ -161,7 +161,7 @@ ECHO_CASES = [(t, k) for t in LOGROCKET_TARGETS for k in ECHOES]
 async def test_an_upstream_that_echoes_the_request(
     target: Target, kind: str, canary: Settings, sandbox: SandboxServer, seen: Seen
 ):
-    fault = Fault(**{**ECHOES[kind].__dict__, "path": target.path, "method": target.method, "times": 20})
+    fault = replace(ECHOES[kind], path=target.path, method=target.method, times=20)
     shorter = {"wait_seconds": 20} if target.tool == "summarize_user_sessions" else None  # 1 s of real time
     outcome = await call(target, canary, sandbox, lambda: sandbox.sandbox.faults.add(fault), overrides=shorter)
     echoed = [r for r in target.requests(sandbox) if r.headers.get("authorization") == f"token {KEY}"]
@@ -268,7 +268,7 @@ async def test_highlight_answers_that_carry_the_key(canary: Settings, seen: Seen
 
 @pytest.mark.parametrize("kind", list(ECHOES), ids=list(ECHOES))
 async def test_adapter_exceptions(kind: str, canary: Settings, sandbox: SandboxServer, seen: Seen):
-    sandbox.sandbox.faults.add(Fault(**{**ECHOES[kind].__dict__, "path": "/v1/", "times": 50}))
+    sandbox.sandbox.faults.add(replace(ECHOES[kind], path="/v1/", times=50))
     client = LogRocketClient(canary)
     calls = (
         client.list_exports(cursor=None, limit=1, date_ms=None),
