@@ -23,7 +23,7 @@ from mcp_server.errors import ConfigError, UserFacingError
 from mcp_server.exports.reader import ExportReader
 from mcp_server.guide import PROMPTS, instructions
 from mcp_server.redact import process_redactor
-from mcp_server.schema import compact_schema
+from mcp_server.schema import inline_definitions
 from mcp_server.settings import Settings
 from mcp_server.tools import ALL_TOOLS, TOOL_NAMES, ToolSpec
 from mcp_server.tools.runtime import Runtime
@@ -119,7 +119,7 @@ def _tool(spec: ToolSpec) -> Tool:
     # Unknown arguments are refused (see call_tool), and the schema says so.
     tool.parameters["additionalProperties"] = False
     if tool.fn_metadata.output_schema is not None:
-        tool.fn_metadata.output_schema = compact_schema(tool.fn_metadata.output_schema)
+        tool.fn_metadata.output_schema = inline_definitions(tool.fn_metadata.output_schema)
     return tool
 
 
