@@ -213,13 +213,20 @@ def _serve_http(settings: Settings, options: HttpOptions, args: argparse.Namespa
     import uvicorn
 
     from mcp_server.http_app import WORKER_FACTORY, build_http_app, worker_environment
+    from mcp_server.http_protocol import NoDelayHTTPProtocol
     from mcp_server.server import build_server
 
     path = "/mcp" if options.transport == "streamable-http" else "/sse"
     mode = f", stateless, {args.workers} worker(s)" if options.stateless else ""
     auth = "bearer token required" if settings.auth_token else "no token"
     logger.info("MCP over %s at http://%s:%d%s (%s%s)", options.transport, args.host, args.port, path, auth, mode)
-    common: dict[str, Any] = {"host": args.host, "port": args.port, "log_config": None, "access_log": False}
+    common: dict[str, Any] = {
+        "host": args.host,
+        "port": args.port,
+        "log_config": None,
+        "access_log": False,
+        "http": NoDelayHTTPProtocol,
+    }
     if args.workers == 1:
         uvicorn.run(build_http_app(build_server(settings), settings, options), **common)
         return
