@@ -100,6 +100,8 @@ def test_health_is_open_and_says_nothing_sensitive(http_server: Served):
     assert set(data) == {"status", "server", "version", "pid"}
     assert data["status"] == "ok" and data["server"] == "session-replay-mcp"
     assert isinstance(data["pid"], int)
+    # Load balancers probe by address: the Host allow-list guards the MCP endpoints, not this.
+    assert httpx2.get(f"{http_server.base}/health", headers={"host": "10.0.0.7:8000"}).status_code == 200
 
 
 @pytest.mark.anyio

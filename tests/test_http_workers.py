@@ -80,6 +80,9 @@ async def test_tools_hand_state_from_one_worker_to_the_other(workers: tuple[Serv
         listed = await call(a, "list_exports", {"limit": 2})
         url = listed["sessions"][0]["url"]
         digest = await call(a, "read_session_export", {"url": url})
+        # The sandbox stretches an export to about N events on request: enough requests for several pages.
+        page = {"url": f"{url}&events=2000", "focus": "network", "max_chars": 4000}
+        first_page = (await call(a, "read_session_export", page))["listing"]
         pending = await call(a, "summarize_user_sessions", {"user_email": "jane@acme.com", "wait_seconds": 0})
         pushed = await call(a, "push_highlight_event", {"event": "opened_support_chat"})
     assert pending["done"] is False
@@ -90,7 +93,10 @@ async def test_tools_hand_state_from_one_worker_to_the_other(workers: tuple[Serv
             if pid == first:
                 continue
             other = pid
-            errors = await call(b, "read_session_export", {"url": url, "focus": "errors"})
+            # The cursor names the cache entry it was cut from: the workers share the machine's cache.
+            second_page = (await call(b, "read_session_export", {**page, "cursor": first_page["next_cursor"]}))[
+                "listing"
+            ]
             await anyio.sleep(0.3)  # the sandbox's generation time
             done = await call(
                 b,
@@ -107,7 +113,9 @@ async def test_tools_hand_state_from_one_worker_to_the_other(workers: tuple[Serv
     assert other is not None, "40 fresh connections all reached the same worker"
     assert {first, other} <= children(served.process.pid)
 
-    assert digest["session_id"] == errors["session_id"]
+    assert digest["session_id"] is not None
+    assert first_page["next_cursor"] is not None
+    assert second_page["first_number"] == first_page["first_number"] + len(first_page["items"])
     assert done["done"] is True and done["request_id"] == pending["request_id"]
     assert again["session_secure_id"] == pushed["session_secure_id"] and again["new_session"] is False
     assert identified["user"]["traits"]["plan"] == "team"
