@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import inspect
+import logging
+import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
@@ -30,6 +32,7 @@ from mcp_server.tools.runtime import Runtime
 from mcp_server.validation import describe_validation_error
 
 SERVER_NAME = "session-replay-mcp"
+logger = logging.getLogger(__name__)
 
 
 class SessionReplayServer(MCPServer[Runtime]):
@@ -41,6 +44,31 @@ class SessionReplayServer(MCPServer[Runtime]):
 
     async def call_tool(
         self, name: str, arguments: dict[str, Any], context: Context[Runtime, Any] | None = None
+    ) -> CallToolResult | InputRequiredResult:
+        # One line per call, like an access log: which tool, how it ended, how long it took. Never the
+        # arguments (URLs, emails); the name only when it is one of ours (a caller may send anything).
+        started = time.perf_counter()
+        outcome = "crashed"
+        try:
+            result = await self._call_tool(name, arguments, context)
+            outcome = "answered"
+            return result
+        except UnexpectedToolError:
+            outcome = "failed unexpectedly"
+            raise
+        except ToolError:
+            outcome = "answered with a tool error"
+            raise
+        finally:
+            logger.info(
+                "%s %s in %.0f ms",
+                name if name in self._arg_names else "unknown tool",
+                outcome,
+                (time.perf_counter() - started) * 1000,
+            )
+
+    async def _call_tool(
+        self, name: str, arguments: dict[str, Any], context: Context[Runtime, Any] | None
     ) -> CallToolResult | InputRequiredResult:
         known = self._arg_names.get(name)
         unknown = sorted(set(arguments) - known) if known is not None else []
