@@ -16,11 +16,13 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from mcp_server import __version__
-from mcp_server.errors import UserFacingError
-from mcp_server.redact import RedactingFilter
+from mcp_server.errors import ConfigError, UserFacingError
+from mcp_server.logs import configure_logging
+from mcp_server.redact import process_redactor
 from mcp_server.settings import ENV_VARS, Settings
 
 if TYPE_CHECKING:
+    from mcp_server.http_app import HttpOptions
     from mcp_server.sandbox.server import SandboxServer
 
 logger = logging.getLogger("mcp_server")
@@ -47,7 +49,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     if extra:
         args.pairs = [*args.pairs, *extra]
-    _configure_logging(args.log_level or ("WARNING" if args.command == "call" else "INFO"))
+    configure_logging(
+        args.log_level or ("WARNING" if args.command == "call" else "INFO"),
+        with_pid=getattr(args, "workers", 1) > 1,
+    )
     try:
         code = args.handler(args)
     except UserFacingError as exc:
@@ -75,7 +80,27 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--transport", choices=["stdio", "streamable-http", "sse"], default="stdio")
     serve.add_argument("--host", default="127.0.0.1", help="HTTP transports: address to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8000, help="HTTP transports: port (default 8000)")
+    serve.add_argument(
+        "--stateless",
+        action="store_true",
+        help="streamable-http: keep no session between requests, so any worker or machine can answer any request",
+    )
+    serve.add_argument(
+        "--workers", type=int, default=1, help="streamable-http --stateless: worker processes to run (default 1)"
+    )
     _settings_flags(serve)
+    http = serve.add_argument_group("HTTP service settings (each mirrors its environment variable)")
+    http.add_argument(
+        "--allow-unauthenticated",
+        action="store_true",
+        help=f"serve a non-loopback address without {ENV_VARS['auth_token']} (env {ENV_VARS['allow_unauthenticated']})",
+    )
+    http.add_argument(
+        "--max-request-bytes",
+        dest="max_request_bytes",
+        metavar=ENV_VARS["max_request_bytes"],
+        help="largest HTTP request body accepted, in bytes (default 1048576); larger ones get 413",
+    )
     serve.set_defaults(handler=_serve)
 
     sandbox = commands.add_parser("sandbox", help="run only the emulator (LogRocket API, Highlight public graph)")
@@ -112,18 +137,22 @@ def _settings_flags(parser: argparse.ArgumentParser) -> None:
         group.add_argument(flag, dest=attr, metavar=ENV_VARS[attr], help=text)
 
 
-def _settings(args: argparse.Namespace) -> tuple[Settings, SandboxServer | None]:
+def _read_settings(args: argparse.Namespace) -> tuple[Settings, bool]:
+    """The settings from the environment and the flags, and whether the sandbox was asked for."""
     env = dict(os.environ)
-    for attr in _FLAGS:
+    for attr in (*_FLAGS, "max_request_bytes"):
         value = getattr(args, attr, None)
         if value is not None:
             env[ENV_VARS[attr]] = value
     if args.read_only:
         env[ENV_VARS["read_only"]] = "1"
-    settings = Settings.from_env(env)
+    if getattr(args, "allow_unauthenticated", False):
+        env[ENV_VARS["allow_unauthenticated"]] = "1"
     sandbox_on = args.sandbox or env.get("SESSION_REPLAY_MCP_SANDBOX", "").lower() in ("1", "true", "yes", "on")
-    if not sandbox_on:
-        return settings, None
+    return Settings.from_env(env), sandbox_on
+
+
+def _start_sandbox(args: argparse.Namespace, settings: Settings) -> tuple[Settings, SandboxServer]:
     from mcp_server.sandbox.server import SandboxServer
 
     sandbox = SandboxServer(port=args.sandbox_port).start()
@@ -131,35 +160,82 @@ def _settings(args: argparse.Namespace) -> tuple[Settings, SandboxServer | None]
     return sandbox.settings(settings), sandbox
 
 
+def _settings(args: argparse.Namespace) -> tuple[Settings, SandboxServer | None]:
+    settings, sandbox_on = _read_settings(args)
+    return _start_sandbox(args, settings) if sandbox_on else (settings, None)
+
+
 def _serve(args: argparse.Namespace) -> int:
-    settings, sandbox = _settings(args)
-    from mcp_server.server import build_server
+    settings, sandbox_on = _read_settings(args)
+    options: HttpOptions | None = None
+    if args.transport == "stdio":
+        if args.stateless or args.workers != 1:
+            raise ConfigError("--stateless and --workers apply to --transport streamable-http only")
+    else:
+        from mcp_server.http_app import HttpOptions, check_options
+        from mcp_server.http_auth import check_exposure
 
-    server = build_server(settings)
+        options = HttpOptions(transport=args.transport, host=args.host, stateless=args.stateless)
+        # Before anything starts: a refused configuration must not leave a sandbox or a socket behind.
+        check_options(options, args.workers)
+        check_exposure(settings, args.host, args.transport)
+    process_redactor.add(settings.secrets)
+    sandbox = None
+    if sandbox_on:
+        settings, sandbox = _start_sandbox(args, settings)
     try:
-        if args.transport == "stdio":
-            import anyio
-
-            if sys.stdin.isatty():
-                logger.info(
-                    "session-replay-mcp %s is serving MCP on stdio: an MCP client should start it. "
-                    "To try a tool by hand: session-replay-mcp call list_exports --sandbox",
-                    __version__,
-                )
-            anyio.run(server.run_stdio_async)
+        if options is None:
+            _serve_stdio(settings)
         else:
-            import uvicorn
-
-            from mcp_server.http_app import build_http_app
-
-            app = build_http_app(server, settings, args.transport, args.host)
-            path = "/mcp" if args.transport == "streamable-http" else "/sse"
-            logger.info("MCP over %s at http://%s:%d%s", args.transport, args.host, args.port, path)
-            uvicorn.run(app, host=args.host, port=args.port, log_config=None, access_log=False)
+            _serve_http(settings, options, args)
     finally:
         if sandbox is not None:
             sandbox.stop()
     return 0
+
+
+def _serve_stdio(settings: Settings) -> None:
+    import anyio
+
+    from mcp_server.server import build_server
+
+    server = build_server(settings)
+    if sys.stdin.isatty():
+        logger.info(
+            "session-replay-mcp %s is serving MCP on stdio: an MCP client should start it. "
+            "To try a tool by hand: session-replay-mcp call list_exports --sandbox",
+            __version__,
+        )
+    anyio.run(server.run_stdio_async)
+
+
+def _serve_http(settings: Settings, options: HttpOptions, args: argparse.Namespace) -> None:
+    import uvicorn
+
+    from mcp_server.http_app import WORKER_FACTORY, build_http_app, worker_environment
+    from mcp_server.http_protocol import NoDelayHTTPProtocol
+    from mcp_server.server import build_server
+
+    path = "/mcp" if options.transport == "streamable-http" else "/sse"
+    mode = f", stateless, {args.workers} worker(s)" if options.stateless else ""
+    auth = "bearer token required" if settings.auth_token else "no token"
+    logger.info("MCP over %s at http://%s:%d%s (%s%s)", options.transport, args.host, args.port, path, auth, mode)
+    common: dict[str, Any] = {
+        "host": args.host,
+        "port": args.port,
+        "log_config": None,
+        "access_log": False,
+        "http": NoDelayHTTPProtocol,
+    }
+    if args.workers == 1:
+        uvicorn.run(build_http_app(build_server(settings), settings, options), **common)
+        return
+    # Workers are fresh processes (spawned): they get the settings, the sandbox's address included, and the
+    # HTTP options through their environment, and each builds its own server from them.
+    environment = worker_environment(settings, options, args.log_level or "INFO")
+    os.environ.clear()
+    os.environ.update(environment)
+    uvicorn.run(WORKER_FACTORY, factory=True, workers=args.workers, **common)
 
 
 def _sandbox(args: argparse.Namespace) -> int:
@@ -243,18 +319,6 @@ def _value(raw: str, prop: dict[str, Any]) -> Any:
     if takes_text and not isinstance(value, str | dict | list) and value is not None:
         return raw
     return value
-
-
-def _configure_logging(level: str) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S"))
-    handler.addFilter(RedactingFilter())
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level)
-    # Request lines would carry signed download URLs; our own logs say what matters.
-    for noisy in ("httpx2", "httpcore2", "httpx", "httpcore", "uvicorn.access", "uvicorn.error"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 if __name__ == "__main__":

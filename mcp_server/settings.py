@@ -51,10 +51,15 @@ ENV_VARS: Mapping[str, str] = {
     "cache_dir": "SESSION_REPLAY_MCP_CACHE_DIR",
     "cache_max_bytes": "SESSION_REPLAY_MCP_CACHE_MAX_BYTES",
     "cache_max_age_hours": "SESSION_REPLAY_MCP_CACHE_MAX_AGE_HOURS",
+    "auth_token": "SESSION_REPLAY_MCP_AUTH_TOKEN",
+    "allow_unauthenticated": "SESSION_REPLAY_MCP_ALLOW_UNAUTHENTICATED",
+    "max_request_bytes": "SESSION_REPLAY_MCP_MAX_REQUEST_BYTES",
 }
 
 # The most SESSION_REPLAY_MCP_MAX_WAIT_SECONDS may allow: one tool call holding for an hour is enough.
 MAX_WAIT_LIMIT = 3600
+# The smallest HTTP request body limit allowed: below it even an ordinary tool call would be refused.
+MIN_REQUEST_BYTES = 4096
 
 _UNEXPANDED = re.compile(r"^\$\{[^}]*\}$")
 _TRUE = {"1", "true", "yes", "on"}
@@ -107,6 +112,12 @@ class Settings:
     cache_dir: str | None = None
     cache_max_bytes: int = 2 << 30
     cache_max_age_hours: float = 24.0
+    # HTTP transports: the token callers must send (Authorization: Bearer), the explicit choice to serve a
+    # non-loopback address without one, and the largest request body accepted. Tool arguments are small
+    # (the biggest is a URL or a few traits), so 1 MiB is generous and still bounds what a stranger can send.
+    auth_token: str | None = field(default=None, repr=False)
+    allow_unauthenticated: bool = False
+    max_request_bytes: int = 1 << 20
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -147,11 +158,38 @@ class Settings:
                 f"{ENV_VARS['max_wait_seconds']} must be more than 0 and at most {MAX_WAIT_LIMIT} seconds, "
                 f"got {self.max_wait_seconds:g}"
             )
+        if self.max_request_bytes < MIN_REQUEST_BYTES:
+            raise ConfigError(
+                f"{ENV_VARS['max_request_bytes']} must be at least {MIN_REQUEST_BYTES} bytes, "
+                f"got {self.max_request_bytes}"
+            )
+
+    def to_env(self) -> dict[str, str]:
+        """These settings as environment variables that ``from_env`` reads back into equal settings.
+
+        How ``serve --workers N`` hands the parent's settings (flags and sandbox included) to worker processes.
+        """
+        env: dict[str, str] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value is None:
+                continue
+            if isinstance(value, bool):
+                text = "true" if value else "false"
+            elif isinstance(value, frozenset):
+                # An empty selection (no tool enabled) must not read back as unset (every tool).
+                text = ",".join(sorted(value)) or ","
+            elif isinstance(value, tuple):
+                text = ",".join(value)
+            else:
+                text = str(value)
+            env[ENV_VARS[f.name]] = text
+        return env
 
     @property
     def secrets(self) -> tuple[str, ...]:
         """Values that must never appear in any output or log."""
-        return tuple(s for s in (self.logrocket_api_key,) if s)
+        return tuple(s for s in (self.logrocket_api_key, self.auth_token) if s)
 
     def logrocket_credentials(self) -> tuple[str, AppRef]:
         """The API key and app a LogRocket call needs, or a ConfigError naming what to set."""

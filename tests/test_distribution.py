@@ -1,0 +1,109 @@
+"""What ships around the server cannot drift from it: manifest.json, the README's tool list and set-up snippets."""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mcp_server import __version__
+from mcp_server.__main__ import _parser
+from mcp_server.guide import investigate_user
+from mcp_server.settings import ENV_VARS, Settings
+from tests.conftest import connect
+
+pytestmark = pytest.mark.anyio
+
+ROOT = Path(__file__).resolve().parent.parent
+MANIFEST = json.loads((ROOT / "manifest.json").read_text(encoding="utf-8"))
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+async def live_tools() -> list[str]:
+    async with connect(Settings()) as client:
+        return [t.name for t in (await client.list_tools()).tools]
+
+
+async def test_the_manifest_lists_exactly_the_live_tools():
+    assert [t["name"] for t in MANIFEST["tools"]] == await live_tools()
+    assert all(t["description"] for t in MANIFEST["tools"])
+
+
+async def test_the_readme_tool_table_lists_exactly_the_live_tools():
+    table = README.split("<!-- tools:start -->")[1].split("<!-- tools:end -->")[0]
+    names = re.findall(r"^\| `([a-z_]+)` \|", table, flags=re.MULTILINE)
+    assert sorted(names) == sorted(await live_tools())
+    for name in names:
+        assert f"### `{name}(" in README, f"the README has no section for {name}"
+
+
+async def test_the_manifest_prompts_are_the_live_prompts():
+    async with connect(Settings()) as client:
+        prompts = (await client.list_prompts()).prompts
+        rendered = await client.get_prompt("investigate_user", {"user": "jane@acme.com", "question": "why?"})
+    assert [p.name for p in prompts] == [p["name"] for p in MANIFEST["prompts"]]
+    assert [a.name for a in prompts[0].arguments or []] == MANIFEST["prompts"][0]["arguments"]
+    text = rendered.messages[0].content.text  # type: ignore[union-attr]
+    assert "summarize_user_sessions(user_email='jane@acme.com', question='why?', start='7d')" in text
+    # The manifest carries the same text, with the host's argument placeholders.
+    template = investigate_user("${arguments.user}", "${arguments.question}", "${arguments.since}")
+    assert MANIFEST["prompts"][0]["text"] == template[0].content.text
+
+
+def test_the_manifest_matches_the_package():
+    assert MANIFEST["manifest_version"] == "0.4"
+    assert MANIFEST["version"] == __version__
+    config = MANIFEST["server"]["mcp_config"]
+    assert config["command"] == "uv"
+    assert config["args"][-2:] == ["session-replay-mcp", "serve"]
+    assert (ROOT / MANIFEST["server"]["entry_point"]).exists()
+    # Every variable passed to the server is one it reads, filled from a declared user setting.
+    known = set(ENV_VARS.values()) | {"SESSION_REPLAY_MCP_SANDBOX"}
+    for var, value in config["env"].items():
+        assert var in known, var
+        key = re.fullmatch(r"\$\{user_config\.([a-z_]+)\}", value)
+        assert key is not None and key.group(1) in MANIFEST["user_config"], value
+    assert MANIFEST["user_config"]["logrocket_api_key"]["sensitive"] is True
+    assert MANIFEST["user_config"]["read_only"]["default"] is True
+
+
+def test_blank_manifest_settings_start_a_server_without_credentials():
+    # Claude Desktop passes an empty string, or the template unexpanded, for settings left blank.
+    env = dict.fromkeys(MANIFEST["server"]["mcp_config"]["env"], "")
+    env["LOGROCKET_APP_ID"] = "${user_config.logrocket_app_id}"
+    env["SESSION_REPLAY_MCP_READ_ONLY"] = "true"
+    settings = Settings.from_env(env)
+    assert settings.logrocket_api_key is None
+    assert settings.read_only is True
+
+
+def _json_blocks() -> list[dict[str, Any]]:
+    blocks = re.findall(r"```json\n(.*?)```", README, flags=re.DOTALL)
+    return [json.loads(b) for b in blocks]
+
+
+def test_every_client_config_in_the_readme_is_valid_and_runs_a_real_command():
+    servers: list[dict[str, Any]] = []
+    for block in _json_blocks():
+        for key in ("mcpServers", "servers"):
+            servers += list(block.get(key, {}).values())
+    assert len(servers) >= 3  # Claude Desktop, Cursor, VS Code
+    parser = _parser()
+    for server in servers:
+        if "url" in server:
+            assert server["url"].endswith("/mcp")
+            continue
+        assert server["command"].endswith("session-replay-mcp") or server["command"] == "uvx", server
+        args = server["args"][server["args"].index("serve") :] if "serve" in server["args"] else server["args"]
+        parser.parse_args(args)  # raises SystemExit on an option the CLI does not have
+
+
+def test_the_claude_code_command_in_the_readme_parses():
+    line = next(line for line in README.splitlines() if line.startswith("claude mcp add"))
+    words = shlex.split(line)
+    assert words[words.index("--") + 2 :][:1] == ["serve"]
+    _parser().parse_args(words[words.index("--") + 2 :])
