@@ -149,6 +149,7 @@ async def measure(url: str, env: dict[str, str]) -> dict[str, float]:
 
 def main() -> None:
     logging.basicConfig(level=logging.WARNING)
+    logging.getLogger().setLevel(logging.WARNING)  # the SDK configured INFO when the servers were built
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", default="10,100,500", help="export sizes in MB")
     args = parser.parse_args()

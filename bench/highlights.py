@@ -193,4 +193,5 @@ if __name__ == "__main__":
     parser.add_argument("--runs", type=int, default=3, help="runs per generation and caller (default 3)")
     parser.add_argument("--gap", type=float, default=2.0, help="seconds an agent takes to resume (default 2)")
     logging.basicConfig(level=logging.WARNING)
+    logging.getLogger().setLevel(logging.WARNING)  # the SDK configured INFO when the servers were built
     anyio.run(main, parser.parse_args())

@@ -152,6 +152,7 @@ async def cold_starts(n: int) -> dict[str, list[tuple[float, float]]]:
 
 def main() -> None:
     logging.basicConfig(level=logging.WARNING)
+    logging.getLogger().setLevel(logging.WARNING)  # the SDK configured INFO when the servers were built
     parser = argparse.ArgumentParser()
     parser.add_argument("--calls", type=int, default=300)
     parser.add_argument("--starts", type=int, default=10)

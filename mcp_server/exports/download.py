@@ -66,7 +66,7 @@ class ReadStats:
 
 def export_client(policy: ExportUrlPolicy, *, connect_timeout: float, read_timeout: float) -> httpx2.AsyncClient:
     """The client for export hosts: no credentials of any kind, guarded connections, no env proxies."""
-    from mcp_server.exports.guard import GuardedTransport
+    from mcp_server.exports.guarded_transport import GuardedTransport
 
     return httpx2.AsyncClient(
         transport=GuardedTransport(policy),

@@ -1,0 +1,75 @@
+"""The connection-time half of the export URL guard: an httpx2 transport whose sockets only ever open
+to addresses the policy accepts (see guard.py). Imported only when the first export is downloaded:
+httpcore's backends are a noticeable part of start-up time.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterable
+
+import anyio
+import httpcore2
+import httpx2
+from httpcore2._backends.anyio import AnyIOBackend
+
+from mcp_server.exports.guard import ExportUrlPolicy, UrlRefused
+
+
+class _GuardedBackend(httpcore2.AsyncNetworkBackend):
+    """Resolves, checks every address, then connects to the checked address itself."""
+
+    def __init__(self, policy: ExportUrlPolicy) -> None:
+        self._policy = policy
+        self._inner = AnyIOBackend()
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[httpcore2.SOCKET_OPTION] | None = None,
+    ) -> httpcore2.AsyncNetworkStream:
+        if self._policy.is_allowed_host(host, port):
+            return await self._inner.connect_tcp(host, port, timeout, local_address, socket_options)
+        try:
+            infos = await anyio.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except OSError as exc:
+            raise httpcore2.ConnectError(f"cannot resolve {host}: {exc}") from exc
+        addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
+        for address in addresses:
+            self._policy.check_address(host, address)
+        if not addresses:
+            raise httpcore2.ConnectError(f"{host} has no address")
+        # TLS still verifies the certificate for `host`: httpcore passes the URL's host as server_hostname.
+        return await self._inner.connect_tcp(addresses[0], port, timeout, local_address, socket_options)
+
+    async def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,
+        socket_options: Iterable[httpcore2.SOCKET_OPTION] | None = None,
+    ) -> httpcore2.AsyncNetworkStream:
+        raise UrlRefused("Unix sockets are never used for export downloads.")
+
+    async def sleep(self, seconds: float) -> None:
+        await anyio.sleep(seconds)
+
+
+class GuardedTransport(httpx2.AsyncHTTPTransport):
+    """httpx2's transport with the guarded network backend underneath.
+
+    httpx2 does not take a network backend, so the connection pool it built is replaced by one that
+    uses ours (same settings). Environment proxies are never used for exports: a proxy would make
+    the address check meaningless.
+    """
+
+    def __init__(self, policy: ExportUrlPolicy) -> None:
+        super().__init__(trust_env=False)
+        self._pool = httpcore2.AsyncConnectionPool(
+            ssl_context=httpx2.create_ssl_context(trust_env=False),
+            max_connections=20,
+            max_keepalive_connections=10,
+            network_backend=_GuardedBackend(policy),
+        )
