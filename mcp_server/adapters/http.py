@@ -129,16 +129,28 @@ class HttpPolicy:
         self._sleep = sleep
         self._clock = clock
         self._max_response_bytes = max_response_bytes
-        self.client = httpx2.AsyncClient(
-            timeout=httpx2.Timeout(read_timeout, connect=connect_timeout),
-            headers=dict(headers or {}),
-            transport=transport,
-            follow_redirects=False,
-            limits=httpx2.Limits(max_connections=50, max_keepalive_connections=20),
-        )
+        self._timeout = httpx2.Timeout(read_timeout, connect=connect_timeout)
+        self._headers = dict(headers or {})
+        self._transport = transport
+        self._client: httpx2.AsyncClient | None = None
+
+    @property
+    def client(self) -> httpx2.AsyncClient:
+        # Made on first use, then kept for the server's life: loading TLS certificates is the costliest
+        # part of start-up, and a server that is only listed (or only uses other upstreams) never needs it.
+        if self._client is None:
+            self._client = httpx2.AsyncClient(
+                timeout=self._timeout,
+                headers=self._headers,
+                transport=self._transport,
+                follow_redirects=False,
+                limits=httpx2.Limits(max_connections=50, max_keepalive_connections=20),
+            )
+        return self._client
 
     async def aclose(self) -> None:
-        await self.client.aclose()
+        if self._client is not None:
+            await self._client.aclose()
 
     async def request(
         self,
