@@ -30,7 +30,7 @@ import anyio.lowlevel
 from mcp import Client
 
 from mcp_server.adapters.logrocket import HighlightsResult, HighlightsStatus
-from mcp_server.clock import Clock, ScaledClock
+from mcp_server.clock import ScaledClock, VirtualClock
 from mcp_server.galileo.schedule import DEFAULT_SCHEDULE
 from mcp_server.galileo.wait import Check, Waiter
 from mcp_server.sandbox.app import Sandbox
@@ -75,21 +75,6 @@ async def one_summary(
     ready = job.created + job.ready_after
     requests = sum("/highlights" in r.path for r in server.sandbox.requests.items())
     return requests, (answered - ready) * scale, calls
-
-
-class VirtualClock(Clock):
-    def __init__(self) -> None:
-        self.t = 0.0
-
-    def now(self) -> float:
-        return self.t
-
-    async def sleep(self, seconds: float) -> None:
-        self.t += max(0.0, seconds)
-        await anyio.lowlevel.checkpoint()
-
-    def move_on_after(self, seconds: float, *, real_extra: float = 0.0) -> anyio.CancelScope:
-        return anyio.CancelScope()
 
 
 async def virtual_summary(generation: float, *, wait: float, gap: float, seed: int) -> tuple[int, float]:

@@ -10,7 +10,7 @@ import pytest
 
 from mcp_server.adapters.errors import UpstreamAuthError, UpstreamError, UpstreamRateLimited
 from mcp_server.adapters.logrocket import HighlightsResult, HighlightsStatus
-from mcp_server.clock import Clock, ScaledClock
+from mcp_server.clock import ScaledClock, VirtualClock
 from mcp_server.galileo.progress import ProgressReporter, check_message, duration
 from mcp_server.galileo.schedule import DEFAULT_SCHEDULE, PollSchedule
 from mcp_server.galileo.wait import Check, Outcome, Waiter
@@ -19,23 +19,6 @@ pytestmark = pytest.mark.anyio
 
 RESULT = HighlightsResult(highlights="done", sessions=[])
 LATENCY = 0.05  # virtual seconds per upstream request
-
-
-class VirtualClock(Clock):
-    """Sleeping only moves the hands: a 3-minute wait takes no time."""
-
-    def __init__(self) -> None:
-        self.t = 1000.0
-
-    def now(self) -> float:
-        return self.t
-
-    async def sleep(self, seconds: float) -> None:
-        self.t += max(0.0, seconds)
-        await anyio.lowlevel.checkpoint()
-
-    def move_on_after(self, seconds: float, *, real_extra: float = 0.0) -> anyio.CancelScope:
-        return anyio.CancelScope()
 
 
 class FakeGalileo:
@@ -69,7 +52,7 @@ async def summary(generation: float, *, wait: float, gap: float = 2.0, seed: int
 
     Returns upstream requests (the POST included) and the delay from ready to the answer.
     """
-    clock = VirtualClock()
+    clock = VirtualClock(start=1000.0)
     posted = clock.t
     galileo = FakeGalileo(clock, ready_at=posted + generation)
     rng = random.Random(seed)
@@ -119,7 +102,7 @@ async def test_late_answers_average_about_5_s_over_the_typical_1_to_3_minutes():
 
 
 async def test_when_the_wait_runs_out_it_looks_once_more_at_the_deadline():
-    clock = VirtualClock()
+    clock = VirtualClock(start=1000.0)
     galileo = FakeGalileo(clock, ready_at=clock.t + 1000)
     # Seeded: looks near 2, 5, 9, 15 and 24.5 s, and then, instead of one near 34 s, one at 30 s.
     waiter = Waiter(galileo.poll, clock=clock, schedule=DEFAULT_SCHEDULE, on_check=nothing, rng=random.Random(4))
@@ -131,7 +114,7 @@ async def test_when_the_wait_runs_out_it_looks_once_more_at_the_deadline():
 
 
 async def test_a_fresh_request_with_no_wait_is_not_looked_at_and_a_resumed_one_once():
-    clock = VirtualClock()
+    clock = VirtualClock(start=1000.0)
     galileo = FakeGalileo(clock, ready_at=clock.t + 1000)
     waiter = Waiter(galileo.poll, clock=clock, schedule=DEFAULT_SCHEDULE, on_check=nothing)
     assert (await waiter.wait("r", until=clock.t, resumed=False)).kind == "pending"
@@ -141,7 +124,7 @@ async def test_a_fresh_request_with_no_wait_is_not_looked_at_and_a_resumed_one_o
 
 
 async def test_failed_looks_are_reported_and_waited_through():
-    clock = VirtualClock()
+    clock = VirtualClock(start=1000.0)
     limited = UpstreamRateLimited("rate limited", attempts=4)
     galileo = FakeGalileo(clock, ready_at=clock.t + 12, errors=[limited, limited])
     checks: list[Check] = []
@@ -160,7 +143,7 @@ async def test_failed_looks_are_reported_and_waited_through():
 
 
 async def test_a_long_retry_after_is_honoured_by_the_next_look():
-    clock = VirtualClock()
+    clock = VirtualClock(start=1000.0)
     galileo = FakeGalileo(clock, ready_at=clock.t + 1, errors=[UpstreamRateLimited("slow down", retry_after=30)])
     waiter = Waiter(galileo.poll, clock=clock, schedule=DEFAULT_SCHEDULE, on_check=nothing)
     outcome = await waiter.wait("r", until=waiter.started + 100, resumed=False)
@@ -174,7 +157,7 @@ async def test_a_long_retry_after_is_honoured_by_the_next_look():
 
 
 async def test_a_wait_whose_every_look_failed_ends_pending_with_the_error():
-    clock = VirtualClock()
+    clock = VirtualClock(start=1000.0)
     limited = UpstreamRateLimited("rate limited")
     galileo = FakeGalileo(clock, ready_at=clock.t + 5, errors=[limited] * 100)
     waiter = Waiter(galileo.poll, clock=clock, schedule=DEFAULT_SCHEDULE, on_check=nothing)
@@ -183,7 +166,7 @@ async def test_a_wait_whose_every_look_failed_ends_pending_with_the_error():
 
 
 async def test_an_error_that_will_not_go_away_is_raised():
-    clock = VirtualClock()
+    clock = VirtualClock(start=1000.0)
     galileo = FakeGalileo(clock, ready_at=clock.t, errors=[UpstreamAuthError("bad key", status=403)])
     waiter = Waiter(galileo.poll, clock=clock, schedule=DEFAULT_SCHEDULE, on_check=nothing)
     with pytest.raises(UpstreamAuthError):
@@ -192,7 +175,7 @@ async def test_an_error_that_will_not_go_away_is_raised():
 
 @pytest.mark.parametrize(("final", "kind"), [("COMPLETE", "done"), ("FAILED", "failed"), ("THINKING", "unknown")])
 async def test_statuses_that_end_the_wait(final: str, kind: str):
-    clock = VirtualClock()
+    clock = VirtualClock(start=1000.0)
     galileo = FakeGalileo(clock, ready_at=clock.t + 6, final=final)
     waiter = Waiter(galileo.poll, clock=clock, schedule=DEFAULT_SCHEDULE, on_check=nothing)
     outcome = await waiter.wait("r", until=waiter.started + 50, resumed=False)
