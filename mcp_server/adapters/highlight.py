@@ -36,9 +36,8 @@ import httpx2
 from mcp_server import __version__
 from mcp_server.adapters.highlight_documents import FEEDBACK, IDENTIFY, INITIALIZE, PROPERTIES, PUSH, Operation
 from mcp_server.adapters.highlight_errors import HighlightErrors
-from mcp_server.adapters.http import HttpPolicy, Reply, RetryPolicy, Sleep
+from mcp_server.adapters.http import HttpPolicy, Reply, Sleep
 from mcp_server.errors import ConfigError
-from mcp_server.redact import process_redactor
 from mcp_server.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -99,19 +98,7 @@ class HighlightClient:
         self._errors = HighlightErrors(self.endpoint)
         self.hosted = self._errors.hosted
         self._clock = clock
-        self._http = HttpPolicy(
-            connect_timeout=settings.connect_timeout,
-            read_timeout=settings.read_timeout,
-            retry=RetryPolicy(
-                max_retries=settings.max_retries,
-                base_delay=settings.retry_base_delay,
-                deadline=settings.upstream_deadline,
-            ),
-            headers={"User-Agent": f"session-replay-mcp/{__version__}", "Accept": "application/json"},
-            redact=process_redactor,
-            transport=transport,
-            sleep=sleep,
-        )
+        self._http = HttpPolicy.for_api(settings, transport=transport, sleep=sleep)
         # Last payload_id sent per session secure id, oldest first (bounded).
         self._payload_ids: OrderedDict[str, int] = OrderedDict()
         # Verbose project id -> numeric project id, as initializeSession answered (for links).

@@ -25,8 +25,11 @@ from typing import Any, Literal
 import anyio
 import httpx2
 
+from mcp_server import __version__
 from mcp_server.adapters.errors import UpstreamError
+from mcp_server.redact import process_redactor
 from mcp_server.render.text import clean_text
+from mcp_server.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -133,6 +136,25 @@ class HttpPolicy:
         self._headers = dict(headers or {})
         self._transport = transport
         self._client: httpx2.AsyncClient | None = None
+
+    @classmethod
+    def for_api(
+        cls, settings: Settings, *, transport: httpx2.AsyncBaseTransport | None = None, sleep: Sleep = anyio.sleep
+    ) -> HttpPolicy:
+        """The policy every upstream JSON API shares: the configured timeouts, retries and deadline."""
+        return cls(
+            connect_timeout=settings.connect_timeout,
+            read_timeout=settings.read_timeout,
+            retry=RetryPolicy(
+                max_retries=settings.max_retries,
+                base_delay=settings.retry_base_delay,
+                deadline=settings.upstream_deadline,
+            ),
+            headers={"User-Agent": f"session-replay-mcp/{__version__}", "Accept": "application/json"},
+            redact=process_redactor,
+            transport=transport,
+            sleep=sleep,
+        )
 
     @property
     def client(self) -> httpx2.AsyncClient:

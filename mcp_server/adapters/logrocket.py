@@ -29,7 +29,6 @@ from urllib.parse import quote, urlsplit
 import anyio
 import httpx2
 
-from mcp_server import __version__
 from mcp_server.adapters.errors import (
     UpstreamAuthError,
     UpstreamBadResponse,
@@ -41,7 +40,7 @@ from mcp_server.adapters.errors import (
     UpstreamTimeout,
     UpstreamUnreachable,
 )
-from mcp_server.adapters.http import Explain, Failure, HttpPolicy, Reply, RetryPolicy, Sleep, deadline_sentence
+from mcp_server.adapters.http import Explain, Failure, HttpPolicy, Reply, Sleep, deadline_sentence
 from mcp_server.redact import process_redactor
 from mcp_server.render.text import clean_text
 from mcp_server.settings import AppRef, Settings, app_from_key
@@ -114,19 +113,7 @@ class LogRocketClient:
         self._settings = settings
         self._base = settings.logrocket_api_url.rstrip("/")
         process_redactor.add(settings.secrets)
-        self._http = HttpPolicy(
-            connect_timeout=settings.connect_timeout,
-            read_timeout=settings.read_timeout,
-            retry=RetryPolicy(
-                max_retries=settings.max_retries,
-                base_delay=settings.retry_base_delay,
-                deadline=settings.upstream_deadline,
-            ),
-            headers={"User-Agent": f"session-replay-mcp/{__version__}", "Accept": "application/json"},
-            redact=process_redactor,
-            transport=transport,
-            sleep=sleep,
-        )
+        self._http = HttpPolicy.for_api(settings, transport=transport, sleep=sleep)
 
     async def aclose(self) -> None:
         await self._http.aclose()
