@@ -419,7 +419,8 @@ class IndexBuilder:
         where = cut(page, _URL) if isinstance(page, str) else self.page
         error_type = cut(error_type, 200)
         message = cut(message)
-        self.files["errors"].add(ErrorRow(t, error_type, message, where, cut(stack, 4000) if stack else None))
+        stack = cut(stack, 4000) if isinstance(stack, str) and stack else None
+        self.files["errors"].add(ErrorRow(t, error_type, message, where, stack))
         key = (error_type, message[:500])
         group = self.errors.get(key)
         if group is not None:
