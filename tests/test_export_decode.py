@@ -21,7 +21,7 @@ from mcp_server.exports.summary import Reading, encode_summary
 T0 = 1_795_000_000_000
 
 # Values a field may hold: the right kind most of the time, and everything else sometimes.
-odd_numbers = st.sampled_from([0, -1, 1.5, 1e308, 2**64 + 5, 2**63, -(2**63) - 1, 10**30, 1e999 if False else 1.7e308])
+odd_numbers = st.sampled_from([0, -1, 1.5, 1e308, 1.7e308, 2**64 + 5, 2**63, -(2**63) - 1, 10**30])  # 1e999: see damage
 times = st.one_of(st.integers(T0, T0 + 3_600_000), odd_numbers, st.just("nan"), st.just(None), st.text(max_size=5))
 texts = st.one_of(
     st.sampled_from(["", "GET", "POST", "https://x.test/a?b=1", "TypeError", "boom: it broke", "warn", "error"]),
@@ -31,7 +31,7 @@ anything = st.one_of(
     texts, times, st.booleans(), st.lists(texts, max_size=3), st.dictionaries(texts, texts, max_size=2)
 )
 field_value = st.one_of(texts, texts, texts, anything)
-statuses = st.one_of(
+statuses = st.one_of(  # "9" * 5000 is in test_export_engine.py
     st.sampled_from([200, 404, 500, 0]), st.sampled_from(["--5", "²", "9" * 50, "200", " 7 "]), anything
 )
 
