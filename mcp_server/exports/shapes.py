@@ -164,9 +164,14 @@ def parse_line(line: bytes) -> Any:
     except UnicodeDecodeError:
         raise BadLine("not_utf8") from None
     try:
-        return _orjson_like(json.loads(text, parse_constant=_no_constants))
+        return _orjson_like(json.loads(text, parse_constant=_no_constants, parse_int=_parse_int))
     except (ValueError, RecursionError):
         raise BadLine("invalid_json") from None
+
+
+def _parse_int(digits: str) -> int | float:
+    # Like orjson: an integer too long for 64 bits is a float (and int() refuses over 4,300 digits).
+    return int(digits) if len(digits) <= 21 else float(digits)
 
 
 def _no_constants(name: str) -> Any:

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field, StringConstraints
 
 from mcp_server.errors import InputError
 from mcp_server.exports.focus import FOCUS_KINDS, Focus, Row
+from mcp_server.exports.index import TIMELINE_SIZE
 from mcp_server.exports.reader import Opened
 from mcp_server.exports.summary import SessionSummary
 from mcp_server.exports.urlinfo import inspect_export_url
@@ -238,10 +239,10 @@ def _digest(summary: SessionSummary) -> Digest:
     at = summary.offset
     omitted: dict[str, int] = {}
 
-    def capped(name: str, rows: list[dict[str, Any]], total: int) -> list[dict[str, Any]]:
-        if total > min(len(rows), _STRUCTURED_LIST):
-            omitted[name] = total - min(len(rows), _STRUCTURED_LIST)
-        return [_cut(r) for r in rows[:_STRUCTURED_LIST]]
+    def capped(name: str, rows: list[dict[str, Any]], total: int, room: int = _STRUCTURED_LIST) -> list[dict[str, Any]]:
+        if total > min(len(rows), room):
+            omitted[name] = total - min(len(rows), room)
+        return [_cut(r) for r in rows[:room]]
 
     counts = summary.counts
     pages = [{"offset_ms": at(p.t), "href": p.href} for p in summary.pages]
@@ -280,6 +281,6 @@ def _digest(summary: SessionSummary) -> Digest:
         failed_requests=capped("failed_requests", failed, summary.failed_total),
         console=capped("console", console, summary.console_distinct),
         custom_events=capped("custom_events", custom, counts.custom),
-        timeline=capped("timeline", timeline, len(timeline)),
+        timeline=capped("timeline", timeline, len(timeline), room=TIMELINE_SIZE),  # already the best few
         omitted=omitted,
     )
