@@ -74,23 +74,35 @@ def hostile_lines(
         raise ValueError(f"not a line variant: {variant}")
 
 
-def hostile_body(session: SyntheticSession, lines: Iterable[bytes], variant: str, options: HostileOptions) -> bytes:
-    """The whole response body of a ``BODY_VARIANTS`` file (small by construction: these are about framing)."""
-    if variant == "blank-bomb":
-        return blank_bomb(lines, options.blank_bytes)
-    data = b"".join(lines)
+def hostile_body(
+    session: SyntheticSession, lines: Iterable[bytes], variant: str, options: HostileOptions
+) -> Iterator[bytes]:
+    """The response body of a ``BODY_VARIANTS`` file, piece by piece (``lines`` are streamed, never joined)."""
     noise = random.Random(session.seed).randbytes(64 * 1024)
-    if variant == "gzip-garbage":
-        return b"\x1f\x8b\x08\x00" + noise
-    if variant == "gzip-trailing-garbage":
-        return zlib.compress(data, wbits=31) + b"this is not gzip\n" + noise
-    if variant == "raw-deflate":
-        return zlib.compress(data, wbits=-15)
-    if variant == "zlib-deflate":
-        return zlib.compress(data)
-    if variant == "gzip-on-plain":
-        return data
-    raise ValueError(f"not a body variant: {variant}")
+    if variant == "blank-bomb":
+        yield blank_bomb(lines, options.blank_bytes)
+    elif variant == "gzip-garbage":
+        yield b"\x1f\x8b\x08\x00" + noise
+    elif variant == "gzip-trailing-garbage":
+        yield from _compressed(lines, wbits=31)
+        yield b"this is not gzip\n" + noise
+    elif variant == "raw-deflate":
+        yield from _compressed(lines, wbits=-15)
+    elif variant == "zlib-deflate":
+        yield from _compressed(lines, wbits=15)
+    elif variant == "gzip-on-plain":
+        yield from lines
+    else:
+        raise ValueError(f"not a body variant: {variant}")
+
+
+def _compressed(lines: Iterable[bytes], wbits: int) -> Iterator[bytes]:
+    compressor = zlib.compressobj(6, zlib.DEFLATED, wbits)
+    for line in lines:
+        out = compressor.compress(line)
+        if out:
+            yield out
+    yield compressor.flush()
 
 
 def body_encoding(variant: str) -> str | None:
