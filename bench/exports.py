@@ -222,7 +222,9 @@ async def measure_profile(url: str, env: dict[str, str]) -> dict[str, float]:
     }
 
 
-def run_profiles(base: str, port: int, work: Path, profiles: list[str], sizes: list[int], repeat: int) -> None:
+def run_profiles(
+    base: str, port: int, work: Path, profiles: list[str], sizes: list[int], repeat: int, verdicts: list[str]
+) -> None:
     print(
         f"{'profile':>8} {'size':>6} {'B/line':>6} {'baseline':>9} {'tool':>9} {'ratio':>6} {'download':>9} "
         f"{'dl/base':>7} {'1st call':>9} {'1st-dl':>7} {'mem growth':>10} {'follow-up':>9} {'share':>6} "
@@ -251,11 +253,26 @@ def run_profiles(base: str, port: int, work: Path, profiles: list[str], sizes: l
                 f"{m['max_chars']:7.0f}" + ("" if m["complete"] else "  (read incomplete!)"),
                 flush=True,
             )
+            share = m["follow_s"] / m["first_s"]
+            verdicts.append(_verdict(f"{profile} {mb} MB: follow-up share {share:.1%} < 5%", share < 0.05))
+            if mb == 100:
+                ratio = base_s / m["first_s"]
+                verdicts.append(_verdict(f"{profile} 100 MB: ratio {ratio:.2f} >= 0.5", ratio >= 0.5))
+            if mb == 10:
+                extra = m["first_s"] - dl_s
+                verdicts.append(_verdict(f"{profile} 10 MB: first call - download {extra:.2f} s <= 0.1", extra <= 0.1))
+            if mb >= 500:
+                growth = m["growth"] / MB
+                verdicts.append(_verdict(f"{profile} {mb} MB: memory growth {growth:.0f} MB < 64 MB", growth < 64))
     print(
         "  ratio = baseline time / first-call time (>= 0.5 wanted at 100 MB); dl/base = download-only time over "
         "baseline time; 1st-dl = what the first call costs beyond its download (<= 0.1 s wanted at 10 MB); "
         "share = follow-up / first call (< 5% wanted); longest answer in characters (budget 20,000)"
     )
+
+
+def _verdict(claim: str, met: bool) -> str:
+    return f"{'met    ' if met else 'NOT met'}  {claim}"
 
 
 # ---------------------------------------------------------------------------------------------- hostile profile
@@ -276,12 +293,12 @@ class Probes:
                     f"({len(values)} calls)"
                 )
             else:
-                parts.append(f"{name}: no call answered during the read")
+                parts.append(f"{name}: none made (the read was over first)")
         return "; ".join(parts)
 
     @property
     def worst(self) -> float:
-        return max((max(v) for v in self.latencies.values() if v), default=float("nan"))
+        return max((max(v) for v in self.latencies.values() if v), default=0.0)
 
 
 async def probe(client: Client, probe_url: str, done: anyio.Event, probes: Probes) -> None:
@@ -298,8 +315,7 @@ async def probe(client: Client, probe_url: str, done: anyio.Event, probes: Probe
         elapsed = time.perf_counter() - started
         if result.is_error:
             raise RuntimeError(f"a probe call failed: {text_of(result)[:300]}")
-        if not done.is_set() or elapsed > 0.2:  # a call that straddles the end of the read still counts
-            probes.latencies[name].append(elapsed)
+        probes.latencies[name].append(elapsed)  # made during the read, whenever it ended
         with anyio.move_on_after(0.2):
             await done.wait()
 
@@ -356,7 +372,7 @@ HOSTILE_CASES = (
 )
 
 
-def run_hostile(base: str, port: int, work: Path, args: argparse.Namespace) -> None:
+def run_hostile(base: str, port: int, work: Path, args: argparse.Namespace, verdicts: list[str]) -> None:
     print(f"\nhostile exports (time budget {args.budget:g} s; the calls during the read alternate list_exports")
     print("and a cached read of a 1 MB export; each read by a fresh server)")
     probe_url = export_url(base, f"profile=small&bytes={MB}", index=4)
@@ -395,6 +411,11 @@ def run_hostile(base: str, port: int, work: Path, args: argparse.Namespace) -> N
         )
         print(f"    answer: {said}")
         print(f"    during the read: {m['probes'].summary()}", flush=True)
+        growth = m["growth"] / MB
+        worst = m["probes"].worst
+        verdicts.append(_verdict(f"{name}: memory growth {growth:.0f} MB < 64 MB", growth < 64))
+        verdicts.append(_verdict(f"{name}: slowest call during the read {worst:.2f} s < 1 s", worst < 1))
+        verdicts.append(_verdict(f"{name}: call ended {past:+.2f} s from the budget, < +1 s", past < 1))
     print("  targets: growth < 64 MB; calls during the read answer within 1 s; a read stops within 1 s of its budget")
 
 
@@ -418,10 +439,14 @@ def main() -> None:
     proc, base, port = start_sandbox()
     work = Path(tempfile.mkdtemp(prefix="srm-bench-"))
     try:
+        verdicts: list[str] = []
         if sizes and profiles:
-            run_profiles(base, port, work, profiles, sizes, args.runs)
+            run_profiles(base, port, work, profiles, sizes, args.runs, verdicts)
         if args.hostile:
-            run_hostile(base, port, work, args)
+            run_hostile(base, port, work, args, verdicts)
+        print("\ntargets (issue 10):")
+        for line in verdicts:
+            print(f"  {line}")
     finally:
         proc.terminate()
         proc.wait()
