@@ -48,6 +48,8 @@ from mcp_server.sandbox.sessions import SyntheticSession
 from mcp_server.sandbox.world import SandboxWorld
 
 _CHUNK = 64 * 1024
+# Bump when generated lines change, so that files written to an export cache directory before are not served.
+GENERATOR_VERSION = 2
 VARIANTS = ("broken-lines", "binary", "huge-line", "truncated", *HOSTILE_VARIANTS)
 # Bounds on the shaping parameters: generous for benchmarks, but a typo must not make the sandbox spin for hours.
 _MAX_BYTES = 64 << 30
@@ -72,9 +74,10 @@ class Shaping:
         return profile_lines(session, self.target, self.profile)
 
     def file_stem(self, session: SyntheticSession) -> str:
-        """A name that differs whenever the bytes would."""
+        """A name that differs whenever the bytes would (files written by an older generator included)."""
         h = self.hostile
-        parts = [session.recording_id, str(self.target), str(self.size), self.profile, self.variant or "plain"]
+        parts = [f"g{GENERATOR_VERSION}", session.recording_id, str(self.target), str(self.size), self.profile]
+        parts.append(self.variant or "plain")
         if self.variant in HOSTILE_VARIANTS:
             parts += [str(h.count_for(self.variant)), str(h.chars), str(h.blank_bytes)]
         return "-".join(parts)
