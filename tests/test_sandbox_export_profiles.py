@@ -270,11 +270,17 @@ async def test_compression_faults_are_what_they_say(sandbox: SandboxServer, http
     assert body == plain
 
 
-async def test_an_unknown_profile_is_refused_with_the_choices(sandbox: SandboxServer, http: httpx2.AsyncClient):
+async def test_an_unknown_profile_or_variant_is_refused_with_the_choices(
+    sandbox: SandboxServer, http: httpx2.AsyncClient
+):
     session = session_of(sandbox, "acme/web")
     response = await http.get(url_of(sandbox, session, "&profile=tiny"))
     assert response.status_code == 400
     assert "profile must be one of standard, small" in response.text
+    response = await http.get(url_of(sandbox, session, "&variant=blank-bombs"))
+    assert response.status_code == 400
+    assert "variant must be one of broken-lines, " in response.text
+    assert "blank-bomb, " in response.text
 
 
 async def test_the_tool_reads_a_small_profile_export_to_the_same_facts(settings: Settings, sandbox: SandboxServer):

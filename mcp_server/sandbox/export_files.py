@@ -95,8 +95,12 @@ def shaping(query: Mapping[str, str]) -> Shaping | str:
     profile = query.get("profile", "standard")
     if profile not in PROFILES:
         return f"profile must be one of {', '.join(PROFILES)}"
+    variant = query.get("variant")
+    if variant is not None and variant not in VARIANTS:
+        # A misspelt variant would otherwise serve a healthy file, and a test of it would prove nothing.
+        return f"variant must be one of {', '.join(VARIANTS)}"
     hostile = HostileOptions(numbers["count"], numbers["chars"] or DEFAULT_CHARS, blank)
-    return Shaping(numbers["events"], numbers["bytes"], profile, query.get("variant"), hostile)
+    return Shaping(numbers["events"], numbers["bytes"], profile, variant, hostile)
 
 
 def routes(world: SandboxWorld) -> list[Route]:
