@@ -10,6 +10,7 @@ inside the fields it skips, and the general path's verdict on such lines must st
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import msgspec
@@ -222,17 +223,21 @@ RowFast = RowClick | RowDeadClick | RowInput | RowRedux | RowNavigation | RowNet
 DecodeFailed = (msgspec.ValidationError, msgspec.DecodeError)
 
 
+FastEvent = SdkFast | RowFast
+
+
 class FastDecoder:
-    """One shape's typed decoder: ``feed`` returns True when it handled the line, False to hand it on."""
+    """One shape's typed decoder. The index builder inlines ``feed`` in its loop; this is the reference."""
 
     def __init__(self, union: Any) -> None:
-        self._decode = msgspec.json.Decoder(union).decode
+        self.decode: Callable[[bytes], FastEvent] = msgspec.json.Decoder(union).decode
 
     def feed(self, line: bytes, sink: EventSink) -> bool:
+        """True when the line was read here; False to hand it to the general path (nothing recorded then)."""
         if not line.isascii():
             return False
         try:
-            event = self._decode(line)
+            event = self.decode(line)
         except DecodeFailed:
             return False
         try:
