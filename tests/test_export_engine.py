@@ -18,7 +18,7 @@ from mcp import Client
 
 from mcp_server.exports import guarded_transport, index
 from mcp_server.exports.reader import SLICE_LINES
-from mcp_server.exports.summary import SUMMARY_MAX_BYTES
+from mcp_server.exports.summary import SUMMARY_MAX_BYTES, UserInfo, decode_summary
 from mcp_server.sandbox.server import SandboxServer
 from mcp_server.settings import Settings
 from tests.conftest import connect, text_of
@@ -359,3 +359,41 @@ async def test_no_tls_context_is_made_for_http_exports(
     async with connect(https) as client:
         result = await client.call_tool("read_session_export", {"url": "https://127.0.0.1:9/e.jsonl"})
     assert result.is_error and made
+
+
+# -- the typed summary other readers (the session library) consume -------------------------------------
+
+
+async def test_the_cached_summary_is_the_typed_model_with_every_per_session_fact(allowed: Settings, files: ExportFiles):
+    lines = [
+        sdk("lr.Metadata", T0, browser="Firefox 133", deviceType="desktop", country="DE", session_id="s-1"),
+        sdk("lr.Identify", T0 + 1, id="u-7", name="Ada", email="ada@example.test", traits={"plan": "pro"}),
+        sdk("lr.Navigation", T0 + 2, href="https://app.test/cart"),
+        _error(T0 + 3, "boom"),
+        _error(T0 + 4, "boom"),
+        sdk("lr.network.RequestEvent", T0 + 5, reqId="a", method="POST", url="https://api.test/pay"),
+        sdk("lr.network.ResponseEvent", T0 + 6, reqId="a", status=502),
+        sdk("lr.network.RequestEvent", T0 + 7, reqId="b", method="POST", url="https://api.test/pay"),
+        sdk("lr.network.ResponseEvent", T0 + 8, reqId="b", status=502),
+        sdk("lr.CustomEvent", T0 + 9, name="Checkout", properties={"total": 12.5}),
+    ]
+    url = files.put("facts.jsonl", jsonl(lines))
+    async with connect(allowed) as client:
+        await read(client, url=url)
+    summary = decode_summary(next(Path(allowed.cache_dir or "").glob("*/summary.json")).read_bytes())
+    assert summary.user == UserInfo(user_id="u-7", name="Ada", email="ada@example.test", traits={"plan": "pro"})
+    assert (summary.first_ms, summary.last_ms, summary.duration_ms, summary.session_id) == (T0, T0 + 9, 9, "s-1")
+    assert summary.device == {"browser": "Firefox 133", "deviceType": "desktop", "country": "DE"}
+    assert [(p.href, summary.offset(p.t)) for p in summary.pages] == [("https://app.test/cart", 2)]
+    assert (summary.counts.error, summary.counts.network_failed, summary.counts.total) == (2, 2, 8)  # pairs: 1
+    error = summary.errors[0]
+    assert (error.type, error.message, error.count, summary.offset(error.first_t), error.page) == (
+        "TypeError",
+        "boom",
+        2,
+        3,
+        "https://app.test/a",
+    )
+    group = summary.failed_groups[0]
+    assert (group.method, group.url, group.status, group.count) == ("POST", "https://api.test/pay", 502, 2)
+    assert [(c.name, c.count) for c in summary.custom_names] == [("Checkout", 1)]

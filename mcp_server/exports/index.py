@@ -47,6 +47,7 @@ from mcp_server.exports.summary import (
     CustomEvent,
     ErrorGroup,
     FailedRequest,
+    FailedRequestGroup,
     Moment,
     NameCount,
     PageVisit,
@@ -203,6 +204,7 @@ class IndexBuilder:
         self._console_beyond: set[int] = set()
         self.failed: list[FailedRequest] = []
         self.failed_total = 0
+        self.failed_groups: dict[tuple[str, str, int | None], FailedRequestGroup] = {}
         self.custom_events: list[CustomEvent] = []
         self.custom_names: Counter[str] = Counter()
         # Requests in the order they were made; each is written once it and every earlier one is complete.
@@ -458,6 +460,14 @@ class IndexBuilder:
             self.failed.append(
                 FailedRequest(t=r.t, method=r.method, url=r.url, status=status, duration=r.duration, page=r.page)
             )
+        key = (r.method, r.url[:500], status)
+        group = self.failed_groups.get(key)
+        if group is not None:
+            group.count += 1
+        elif len(self.failed_groups) < MAX_GROUPS:
+            self.failed_groups[key] = FailedRequestGroup(
+                method=r.method, url=key[1], status=status, count=1, first_t=r.t
+            )
         label = f"HTTP {status}" if status else "no response"
         self._moment(5, r.t, "failed request", f"{r.method} {cut(r.url, 200)} → {label}")
 
@@ -573,6 +583,7 @@ class IndexBuilder:
             errors_distinct=self.errors_distinct,
             failed_requests=sorted(self.failed, key=lambda r: (r.t is None, r.t or 0))[:SUMMARY_LIST],
             failed_total=self.failed_total,
+            failed_groups=sorted(self.failed_groups.values(), key=lambda g: -g.count)[:SUMMARY_LIST],
             console=sorted(self.console_groups.values(), key=_first_seen)[:SUMMARY_LIST],
             console_distinct=self.console_distinct,
             custom_events=self.custom_events,
@@ -608,6 +619,7 @@ def fit(summary: SessionSummary, limit: int = SUMMARY_MAX_BYTES) -> SessionSumma
             summary.pages,
             summary.errors,
             summary.failed_requests,
+            summary.failed_groups,
             summary.console,
             summary.custom_events,
             summary.other_types,
