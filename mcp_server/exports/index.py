@@ -156,22 +156,17 @@ class ParseStats:
     shapes: Counter[str] = field(default_factory=Counter)
 
 
-class _Request:
+class _Request(msgspec.Struct, gc=False):
     """A network request in the order it was made, filled in when its response arrives."""
 
-    __slots__ = ("done", "duration", "method", "page", "req_id", "status", "t", "url")
-
-    def __init__(
-        self, req_id: str | None, t: int | None, method: str, url: str, page: str | None, status: int | None
-    ) -> None:
-        self.req_id = req_id
-        self.t = t
-        self.method = method
-        self.url = url
-        self.page = page
-        self.status = status
-        self.duration: int | None = None
-        self.done = req_id is None  # complete as soon as it is seen (no response to wait for)
+    req_id: str | None  # None: complete as soon as seen (a response with no request, a row-shape request)
+    t: int | None
+    method: str
+    url: str
+    page: str | None
+    status: int | None
+    duration: int | None = None
+    done: bool = False
 
 
 class IndexBuilder:
@@ -421,7 +416,7 @@ class IndexBuilder:
         pending = self._open.pop(req_id, None)
         if pending is None:
             who = cut(method, 20) if isinstance(method, str) and method else "?"
-            self._queue(_Request(None, t, who, "(request not recorded)", self.page, status))
+            self._queue(_Request(None, t, who, "(request not recorded)", self.page, status, None, True))
             return
         pending.status = status if status is not None else 0
         if t is not None and pending.t is not None:
@@ -432,9 +427,7 @@ class IndexBuilder:
 
     def network(self, t: int | None, method: str, url: str, status: int | None, duration: int | None) -> None:
         self._time(t)
-        complete = _Request(None, t, cut(method, 20), cut(url, _URL), self.page, status)
-        complete.duration = duration
-        self._queue(complete)
+        self._queue(_Request(None, t, cut(method, 20), cut(url, _URL), self.page, status, duration, True))
 
     def _queue(self, request: _Request) -> None:
         if self._requests:
