@@ -16,7 +16,7 @@ import orjson
 import pytest
 from mcp import Client
 
-from mcp_server.exports import guarded_transport, index
+from mcp_server.exports import download, guarded_transport, index
 from mcp_server.exports.reader import SLICE_LINES
 from mcp_server.exports.summary import SUMMARY_MAX_BYTES, UserInfo, decode_summary
 from mcp_server.sandbox.server import SandboxServer
@@ -293,13 +293,26 @@ async def test_huge_values_and_many_groups_stay_within_bounds(allowed: Settings,
     assert len(blob) <= 501 and blob.startswith("ééé")
 
 
-async def test_a_blank_line_bomb_is_counted_without_parsing(allowed: Settings, files: ExportFiles):
+async def test_a_blank_line_bomb_is_counted_without_parsing(
+    allowed: Settings, files: ExportFiles, monkeypatch: pytest.MonkeyPatch
+):
+    checkpoints = 0
+    original = download.anyio.lowlevel.checkpoint
+
+    async def counted() -> None:
+        nonlocal checkpoints
+        checkpoints += 1
+        await original()
+
+    monkeypatch.setattr(download.anyio.lowlevel, "checkpoint", counted)
     body = gzip.compress(b"\n" * 20_000_000 + CLEAN, compresslevel=9)
     url = files.put("bomb.jsonl.gz", body)
     async with connect(allowed) as client:
         _, data = await read(client, url=url)
     assert data["reading"]["wire_bytes"] < 100_000
     assert data["reading"]["lines"] == 20_000_050 and data["reading"]["parsed"] == 50
+    # Decompressing it yielded no lines to parse, yet other calls got a turn after every piece.
+    assert checkpoints >= 20_000_000 // download.PIECE
 
 
 async def test_a_file_that_is_cheap_to_send_but_costly_to_read_stops_at_its_budget(
