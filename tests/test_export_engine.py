@@ -410,3 +410,24 @@ async def test_the_cached_summary_is_the_typed_model_with_every_per_session_fact
     group = summary.failed_groups[0]
     assert (group.method, group.url, group.status, group.count) == ("POST", "https://api.test/pay", 502, 2)
     assert [(c.name, c.count) for c in summary.custom_names] == [("Checkout", 1)]
+
+
+def test_requests_awaiting_a_response_are_capped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(index, "MAX_OPEN_REQUESTS", 3)
+    builder = index.IndexBuilder(tmp_path)
+    lines = [sdk("lr.network.RequestEvent", T0 + n, reqId=f"r{n}", method="GET", url=f"/{n}") for n in range(5)]
+    lines.append(sdk("lr.network.ResponseEvent", T0 + 9, reqId="r0", status=200))  # too late: r0 was given up
+    lines.append(sdk("lr.network.ResponseEvent", T0 + 9, reqId="r4", status=200))
+    builder.feed(lines)
+    summary = builder.finish(index.Reading(), transfer_complete=True)
+    rows = [orjson.loads(line) for line in (tmp_path / "network.jsonl").read_bytes().splitlines()]
+    # In the order the requests were made; the ones given up (or never answered) say no response.
+    assert [(row[2], row[3]) for row in rows] == [
+        ("/0", None),
+        ("/1", None),
+        ("/2", None),
+        ("/3", None),
+        ("/4", 200),
+        ("(request not recorded)", 200),
+    ]
+    assert summary.counts.network == 6 and summary.failed_total == 4

@@ -115,7 +115,7 @@ class SdkCustom(msgspec.Struct, gc=False, tag_field="type", tag="lr.CustomEvent"
         d = self.data
         # Properties are parsed the general path's way (orjson), so their values are the same.
         try:
-            properties = orjson.loads(d.properties)
+            properties = orjson.loads(memoryview(d.properties))
         except orjson.JSONDecodeError:
             raise Refused from None
         sink.custom(self.time, d.name or "(unnamed)", properties if isinstance(properties, dict) else {})

@@ -156,17 +156,8 @@ class ParseStats:
     shapes: Counter[str] = field(default_factory=Counter)
 
 
-class _Request(msgspec.Struct, gc=False):
-    """A network request in the order it was made, filled in when its response arrives."""
-
-    req_id: str | None  # None: complete as soon as seen (a response with no request, a row-shape request)
-    t: int | None
-    method: str
-    url: str
-    page: str | None
-    status: int | None
-    duration: int | None = None
-    done: bool = False
+# The status of a network row still awaiting its response (no status _int() reads is outside 64 bits).
+_AWAITING = -(1 << 63) - 1
 
 
 class IndexBuilder:
@@ -203,8 +194,8 @@ class IndexBuilder:
         self.custom_events: list[CustomEvent] = []
         self.custom_names: Counter[str] = Counter()
         # Requests in the order they were made; each is written once it and every earlier one is complete.
-        self._requests: deque[_Request] = deque()
-        self._open: dict[str, _Request] = {}
+        self._requests: deque[NetworkRow] = deque()
+        self._open: dict[str, NetworkRow] = {}
         # (priority, -order, moment): a min-heap whose root is the least important, latest moment.
         self._moments: list[tuple[int, int, MomentRow]] = []
         self._order = 0
@@ -392,19 +383,17 @@ class IndexBuilder:
         requests = self._requests
         earlier = self._open.pop(req_id, None)
         if earlier is not None:
-            earlier.done = True  # the same id again: the earlier request never got its response
-        if len(requests) >= MAX_OPEN_REQUESTS:
-            # Bounded memory: the oldest request still waiting is reported as never answered.
-            oldest = requests[0]
-            if oldest.req_id is not None:
-                self._open.pop(oldest.req_id, None)
-            oldest.done = True
+            earlier.status = None  # the same id again: the earlier request never got its response
+        if len(requests) >= MAX_OPEN_REQUESTS and self._open:
+            self._give_up_oldest()
         if len(url) > _URL:
             url = url[:_URL] + "…"
-        pending = _Request(req_id, t, method if len(method) <= 20 else method[:20] + "…", url, self.page, None)
-        self._open[req_id] = pending
-        requests.append(pending)
-        if requests[0].done:
+        if len(method) > 20:
+            method = method[:20] + "…"
+        row = NetworkRow(t, method, url, _AWAITING, None, self.page, False)
+        self._open[req_id] = row
+        requests.append(row)
+        if requests[0].status != _AWAITING:
             self._drain()
 
     def response(self, t: int | None, req_id: str, status: int | None, method: str | None) -> None:
@@ -413,56 +402,66 @@ class IndexBuilder:
                 self.last = t
             if t < self.first:
                 self.first = t
-        pending = self._open.pop(req_id, None)
-        if pending is None:
+        row = self._open.pop(req_id, None)
+        if row is None:
             who = cut(method, 20) if isinstance(method, str) and method else "?"
-            self._queue(_Request(None, t, who, "(request not recorded)", self.page, status, None, True))
+            self._queue(NetworkRow(t, who, "(request not recorded)", status, None, self.page, False))
             return
-        pending.status = status if status is not None else 0
-        if t is not None and pending.t is not None:
-            pending.duration = t - pending.t
-        pending.done = True
-        if self._requests[0] is pending:
+        row.status = status if status is not None else 0
+        if t is not None and row.t is not None:
+            row.duration = t - row.t
+        if self._requests[0] is row:
             self._drain()
 
     def network(self, t: int | None, method: str, url: str, status: int | None, duration: int | None) -> None:
         self._time(t)
-        self._queue(_Request(None, t, cut(method, 20), cut(url, _URL), self.page, status, duration, True))
+        self._queue(NetworkRow(t, cut(method, 20), cut(url, _URL), status, duration, self.page, False))
 
-    def _queue(self, request: _Request) -> None:
-        if self._requests:
-            self._requests.append(request)  # behind a request still waiting: keep the order
-        else:
-            self._network(request)
+    def _queue(self, row: NetworkRow) -> None:
+        requests = self._requests
+        if not requests:
+            self._network(row)
+            return
+        requests.append(row)  # behind a request still waiting: keep the order
+        if len(requests) > MAX_OPEN_REQUESTS:
+            self._give_up_oldest()
+            self._drain()
+
+    def _give_up_oldest(self) -> None:
+        """Bounded memory: the oldest request still waiting (the first in _open) is reported as never answered."""
+        self._open.pop(next(iter(self._open))).status = None
 
     def _drain(self) -> None:
         requests = self._requests
-        while requests and requests[0].done:
+        while requests and requests[0].status != _AWAITING:
             self._network(requests.popleft())
 
-    def _network(self, r: _Request) -> None:
+    def _network(self, row: NetworkRow) -> None:
+        """Count a complete request and write its row (requests are written in the order they were made)."""
         self.counts.network += 1
-        status = r.status
+        self._network_rows.append(row)
+        status = row.status
         if status is not None and status != 0 and status < 400:
-            self._network_rows.append(NetworkRow(r.t, r.method, r.url, status, r.duration, r.page, False))
             return
-        self._network_rows.append(NetworkRow(r.t, r.method, r.url, status, r.duration, r.page, True))
+        row.failed = True
         self.counts.network_failed += 1
         self.failed_total += 1
         if len(self.failed) < MAX_FAILED:
             self.failed.append(
-                FailedRequest(t=r.t, method=r.method, url=r.url, status=status, duration=r.duration, page=r.page)
+                FailedRequest(
+                    t=row.t, method=row.method, url=row.url, status=status, duration=row.duration, page=row.page
+                )
             )
-        key = (r.method, r.url[:500], status)
+        key = (row.method, row.url[:500], status)
         group = self.failed_groups.get(key)
         if group is not None:
             group.count += 1
         elif len(self.failed_groups) < MAX_GROUPS:
             self.failed_groups[key] = FailedRequestGroup(
-                method=r.method, url=key[1], status=status, count=1, first_t=r.t
+                method=row.method, url=key[1], status=status, count=1, first_t=row.t
             )
         label = f"HTTP {status}" if status else "no response"
-        self._moment(5, r.t, "failed request", f"{r.method} {cut(r.url, 200)} → {label}")
+        self._moment(5, row.t, "failed request", f"{row.method} {cut(row.url, 200)} → {label}")
 
     def exception(self, t: int | None, error_type: str, message: str, page: str | None, stack: str | None) -> None:
         self._time(t)
@@ -538,13 +537,13 @@ class IndexBuilder:
     def finish(self, reading: Reading, *, transfer_complete: bool) -> SessionSummary:
         """Close the files and return the summary (the caller writes it to summary.json)."""
         pending = 0
-        for request in self._requests:
-            if not request.done:
+        for row in self._requests:
+            if row.status == _AWAITING:
                 if not transfer_complete:
                     pending += 1  # its response may be in the part of the file not read
                     continue
-                request.done = True  # the session ended without its response
-            self._network(request)
+                row.status = None  # the session ended without its response
+            self._network(row)
         self._requests.clear()
         self._open.clear()
         groups = sorted(self.errors.values(), key=_first_seen)
