@@ -286,13 +286,14 @@ async def test_huge_values_and_many_groups_stay_within_bounds(allowed: Settings,
     async with connect(allowed) as client:
         text, data = await read(client, url=url)
         _, custom = await read(client, url=url, focus="custom", max_chars=4000)
-        _, groups = await read(client, url=url, focus="errors")
+        groups_text, groups = await read(client, url=url, focus="errors")
     assert len(text) <= 20_000
     summary_file = next(cache.glob("*/summary.json"))
     assert summary_file.stat().st_size <= SUMMARY_MAX_BYTES
     assert data["digest"]["counts"]["error"] == 3000
     assert data["digest"]["omitted"]["errors"] == 3000 - len(data["digest"]["errors"])
     assert groups["listing"]["total"] == index.MAX_GROUPS  # distinct errors kept in full; the rest counted
+    assert "2,000 more distinct errors were only counted, not grouped (the first 1,000 are)" in groups_text
     blob = custom["listing"]["items"][0]["properties"]["blob"]
     assert len(blob) <= 501 and blob.startswith("ééé")
 
