@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 import anyio
 import httpx2
@@ -41,6 +41,8 @@ from mcp_server.adapters.errors import (
     UpstreamUnreachable,
 )
 from mcp_server.adapters.http import Explain, Failure, HttpPolicy, Reply, Sleep, deadline_sentence
+from mcp_server.adapters.paths import UnsafeSegment, path
+from mcp_server.errors import InputError
 from mcp_server.redact import process_redactor
 from mcp_server.render.text import clean_text
 from mcp_server.settings import AppRef, Settings, app_from_key
@@ -127,7 +129,15 @@ class LogRocketClient:
 
     async def identify_user(self, user_id: str, body: Mapping[str, Any]) -> LogRocketUser:
         key, app = self._settings.logrocket_credentials()
-        url = self._url(app, "users", quote(user_id, safe=""))
+        try:
+            url = self._url(app, "users", user_id)
+        except UnsafeSegment as exc:
+            # Refused before anything is sent: the request would reach another resource with the key and body.
+            raise InputError(
+                f"user_id {exc}, so it cannot be sent as one part of LogRocket's address for a user "
+                f"(/users/<user_id>): the request would reach another resource. Pass the user's id exactly as "
+                "the app gave it to LogRocket.identify()."
+            ) from None
         reply = await self._http.request(
             "PUT",
             url,
@@ -234,8 +244,8 @@ class LogRocketClient:
     # -- plumbing -------------------------------------------------------------------------------
 
     def _url(self, app: AppRef, *segments: str, trailing_slash: bool = False) -> str:
-        path = "/".join([quote(app.org, safe=""), "apps", quote(app.app, safe=""), *segments])
-        return f"{self._base}/orgs/{path}{'/' if trailing_slash else ''}"
+        """``{base}/orgs/{org}/apps/{app}/{segments}``: every value exactly one segment (UnsafeSegment if not)."""
+        return f"{self._base}/orgs/{path(app.org, 'apps', app.app, *segments)}{'/' if trailing_slash else ''}"
 
     def _json(self, reply: Reply, app: AppRef, op: str) -> Any:
         try:

@@ -21,6 +21,7 @@ from pydantic import AfterValidator, Field, StringConstraints
 
 from mcp_server.adapters.errors import UpstreamError, UpstreamNotFound
 from mcp_server.adapters.logrocket import HighlightsResult
+from mcp_server.adapters.paths import replay_url
 from mcp_server.errors import InputError, UserFacingError
 from mcp_server.galileo.markdown import call_text, pending_markdown, ready_markdown
 from mcp_server.galileo.output import SessionSummary, SummarizeOutput, TimeRange
@@ -292,7 +293,9 @@ def _result(result: HighlightsResult, app: AppRef) -> tuple[str, list[SessionSum
     sessions = []
     for s in result.sessions:
         text = clip_markdown(sanitize_markdown(s.highlights), FIELD_CHARS)[0]
-        replay = f"https://app.logrocket.com/{app.org}/{app.app}/s/{s.session_id}" if s.recording_id else None
+        replay = None
+        if s.recording_id and s.session_id:
+            replay = replay_url(app.org, app.app, s.recording_id, s.session_id.removeprefix(f"{s.recording_id}/"))
         sessions.append(
             SessionSummary.model_construct(
                 session_id=s.session_id, replay_url=replay, highlights=text, links=markdown_links(text)
