@@ -1,12 +1,11 @@
 """A bounded on-disk cache of export indexes, so follow-up reads of the same export are instant.
 
-One directory per export, named by a hash of its URL without the signing parameters (a fresh signed
-URL for the same file hits the same entry). An entry is built in a scratch directory and renamed into
-place only when complete, with a manifest written last that records each file's size and CRC-32:
-an entry without a readable manifest, with a file of the wrong size, or whose data fails its CRC
-when first read, is deleted and rebuilt, never served. Entries older than ``max_age`` go; when the
-cache outgrows ``max_bytes`` the least recently used entries go first.
-"""
+One directory per export, named by a hash of its URL without the GCS/S3 signing parameters
+(``SIGNING_PARAMS``: a fresh signed URL for the same file hits the same entry). An entry is built in a
+scratch directory and renamed into place only when complete, with a manifest written last that records
+each file's size and CRC-32: an entry without a readable manifest, with a file of the wrong size, or
+whose data fails its CRC, is deleted and rebuilt, never served. Entries older than ``max_age`` go; when
+the cache outgrows ``max_bytes`` the least recently used entries go first."""
 
 from __future__ import annotations
 
@@ -20,7 +19,7 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import unquote_plus, urlsplit
 
 import orjson
 
@@ -30,43 +29,57 @@ logger = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
 FORMAT_VERSION = 2
-_SIGNING_PARAMS = (
-    "x-goog-",
-    "x-amz-",
-    "expires",
-    "signature",
-    "key-pair-id",
-    "policy",
-    "googleaccessid",
-    "awsaccesskeyid",
-    "sig",
-    "se",
-    "st",
-    "sp",
-    "sv",
-    "sr",
-    "spr",
-    "skoid",
-    "sktid",
-    "skt",
-    "ske",
-    "sks",
-    "skv",
-    "response-",
+# The query parameters that only sign or expire a URL, on the storage services LogRocket's exports are known to
+# use. LogRocket calls the export links signed URLs without naming the service; the buckets its exports write
+# to are Google Cloud Storage and Amazon S3. So: GCS and S3 signing, in their V4 and older V2 forms, by exact
+# name, compared without case as both services do. Every other parameter (``response-*`` overrides, a
+# generation, anything an app adds) is part of what is fetched, so it stays in the key verbatim, in its order.
+SIGNING_PARAMS = frozenset(
+    {
+        # GCS V4 signing.
+        "x-goog-algorithm",
+        "x-goog-credential",
+        "x-goog-date",
+        "x-goog-expires",
+        "x-goog-signedheaders",
+        "x-goog-signature",
+        # GCS V2 signing.
+        "googleaccessid",
+        # S3 SigV4 presigning (a temporary credential adds its session token).
+        "x-amz-algorithm",
+        "x-amz-credential",
+        "x-amz-date",
+        "x-amz-expires",
+        "x-amz-signedheaders",
+        "x-amz-signature",
+        "x-amz-security-token",
+        # S3 SigV2.
+        "awsaccesskeyid",
+        # V2 of both: expiry and signature.
+        "expires",
+        "signature",
+    }
 )
 
 
 def url_key(url: str) -> str:
-    """The export's identity: its URL without the parameters that only sign or expire it."""
+    """The export's identity: its URL without the parameters that only sign or expire it.
+
+    Only the scheme and host are normalised (case, default port); the path and the remaining query are kept
+    byte for byte and in order, so two URLs that could name different files never share an entry.
+    """
     try:
         parts = urlsplit(url)
         port = parts.port
     except ValueError:
         return url  # not one urlsplit reads (the fetcher's parser accepted it): the URL is its own key
-    kept = [
-        (k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not k.lower().startswith(_SIGNING_PARAMS)
-    ]
-    return f"{parts.scheme}://{(parts.hostname or '').lower()}:{port or ''}{parts.path}?{urlencode(sorted(kept))}"
+    kept = [item for item in parts.query.split("&") if item and _param_name(item) not in SIGNING_PARAMS]
+    return f"{parts.scheme.lower()}://{(parts.hostname or '').lower()}:{port or ''}{parts.path}?{'&'.join(kept)}"
+
+
+def _param_name(item: str) -> str:
+    """A query item's parameter name as the storage service reads it (percent-decoded, any case)."""
+    return unquote_plus(item.partition("=")[0]).lower()
 
 
 @dataclass(frozen=True)
