@@ -86,6 +86,8 @@ def _param_name(item: str) -> str:
 class Entry:
     directory: Path
     manifest: dict[str, Any]
+    # The summary's bytes as read and checked against the manifest, so what is served is what was checked.
+    summary_bytes: bytes | None = None
 
     @property
     def tag(self) -> str:
@@ -93,8 +95,14 @@ class Entry:
         return str(self.manifest["tag"])
 
     def summary(self) -> dict[str, Any]:
-        data = orjson.loads((self.directory / SUMMARY_FILE).read_bytes())
-        assert isinstance(data, dict)
+        """The summary, from bytes that passed their checksum (CorruptEntry if they do not, or do not parse)."""
+        raw = self.summary_bytes if self.summary_bytes is not None else checked_bytes(self, SUMMARY_FILE)
+        try:
+            data = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            raise CorruptEntry(f"{SUMMARY_FILE} does not parse") from None
+        if not isinstance(data, dict):
+            raise CorruptEntry(f"{SUMMARY_FILE} is not an object")
         return data
 
     def path(self, name: str) -> Path:
@@ -105,18 +113,34 @@ class CorruptEntry(Exception):
     pass
 
 
+def checked_bytes(entry: Entry, name: str) -> bytes:
+    """A (small) file of the entry, read once and checked against its size and CRC-32 in the manifest."""
+    try:
+        size, expected = entry.manifest["files"][name]
+        data = (entry.directory / name).read_bytes()
+    except (OSError, KeyError, TypeError, ValueError) as exc:
+        raise CorruptEntry(f"{name} is unreadable ({exc})") from None
+    if len(data) != size or zlib.crc32(data) != expected:
+        raise CorruptEntry(f"{name} fails its checksum")
+    return data
+
+
 class ExportCache:
     def __init__(self, root: Path, *, max_bytes: int, max_age: float) -> None:
         self.root = root
         self.max_bytes = max_bytes
         self.max_age = max_age
-        self._verified: set[tuple[str, str]] = set()
+        # Files whose CRC matched, with what their inode said then (number, size, mtime, ctime). Any change to
+        # a file moves its ctime, which no one but the clock can set back, so a file is checked again on the
+        # first read after it changed, however the change was made; an unchanged one is not re-read per page.
+        self._verified: dict[Path, tuple[int, int, int, int]] = {}
 
     @staticmethod
     def key(url: str) -> str:
         return hashlib.sha256(url_key(url).encode()).hexdigest()[:40]
 
     def lookup(self, key: str) -> Entry | None:
+        self._private_root()
         directory = self.root / key
         manifest_path = directory / MANIFEST
         if not manifest_path.exists():
@@ -134,7 +158,8 @@ class ExportCache:
                 if (directory / name).stat().st_size != size:
                     raise CorruptEntry(f"{name} has the wrong size")
             entry = Entry(directory, manifest)
-            self.verify(entry, SUMMARY_FILE)
+            entry = Entry(directory, manifest, checked_bytes(entry, SUMMARY_FILE))
+            entry.summary()  # a summary that passes its checksum but does not parse is no better
         except (CorruptEntry, OSError, ValueError, KeyError, TypeError) as exc:
             self._discard(directory, f"unusable ({exc})")
             return None
@@ -142,22 +167,33 @@ class ExportCache:
         return entry
 
     def verify(self, entry: Entry, name: str) -> None:
-        """Check a file's CRC-32 the first time this process reads it; raise CorruptEntry on mismatch."""
-        marker = (entry.tag, name)
-        if marker in self._verified:
+        """Check a file's CRC-32 before it is read, unless it passed and has not changed since; CorruptEntry if not."""
+        file_path = entry.directory / name
+        try:
+            expected = entry.manifest["files"][name][1]
+            st = file_path.stat()
+        except (OSError, KeyError, TypeError, IndexError) as exc:
+            raise CorruptEntry(f"{name} is unreadable ({exc})") from None
+        identity = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+        if self._verified.get(file_path) == identity:
             return
-        expected = entry.manifest["files"][name][1]
         crc = 0
-        with (entry.directory / name).open("rb") as file:
+        with file_path.open("rb") as file:
             while chunk := file.read(1 << 20):
                 crc = zlib.crc32(chunk, crc)
         if crc != expected:
+            self._verified.pop(file_path, None)
             raise CorruptEntry(f"{name} fails its checksum")
-        self._verified.add(marker)
+        if len(self._verified) > 4096:
+            self._verified.clear()
+        self._verified[file_path] = identity
 
     def scratch(self) -> Path:
-        path = self.root / ".building" / uuid.uuid4().hex
-        path.mkdir(parents=True)
+        self._private_root()
+        building = self.root / ".building"
+        building.mkdir(mode=0o700, exist_ok=True)
+        path = building / uuid.uuid4().hex
+        path.mkdir(mode=0o700)
         return path
 
     def commit(self, scratch: Path, key: str, files: dict[str, tuple[int, int]], extra: dict[str, Any]) -> Entry:
@@ -169,7 +205,13 @@ class ExportCache:
             "files": files,
             **extra,
         }
-        (scratch / MANIFEST).write_bytes(orjson.dumps(manifest))
+        # Entries hold users' names and emails: owner-only, whatever the umask made of the builder's files.
+        scratch.chmod(0o700)
+        for built in scratch.iterdir():
+            built.chmod(0o600)
+        descriptor = os.open(scratch / MANIFEST, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "wb") as file:
+            file.write(orjson.dumps(manifest))
         target = self.root / key
         if target.exists():
             self._discard(target, "replaced")
@@ -232,6 +274,15 @@ class ExportCache:
                     shutil.rmtree(scratch, ignore_errors=True)
             except OSError:
                 continue
+
+    def _private_root(self) -> None:
+        """The cache folder, created owner-only (0700), and made so if it was not: entries hold names and emails."""
+        self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        try:
+            if self.root.stat().st_mode & 0o077:
+                self.root.chmod(0o700)
+        except OSError as exc:  # not ours to change: say so, the entries inside are still owner-only
+            logger.warning("export cache: cannot make %s owner-only: %s", self.root, exc)
 
     def _discard(self, directory: Path, why: str) -> None:
         logger.info("export cache: dropping %s: %s", directory.name, why)

@@ -40,6 +40,9 @@ class Position:
     shown: int = 0  # matching items shown on earlier pages
 
 
+NOT_OURS = "cursor is not one this tool returned; call again without cursor to start over."
+
+
 def encode_cursor(entry: Entry, focus: str, filters: Filters, position: Position) -> str:
     raw = orjson.dumps(
         {"t": entry.tag, "h": filters.digest(focus), "o": position.offset, "i": position.index, "s": position.shown}
@@ -53,7 +56,9 @@ def decode_cursor(cursor: str, entry: Entry, focus: str, filters: Filters) -> Po
         tag, digest = data["t"], data["h"]
         position = Position(int(data["o"]), int(data["i"]), int(data["s"]))
     except (ValueError, KeyError, TypeError):
-        raise InputError("cursor is not one this tool returned; call again without cursor to start over.") from None
+        raise InputError(NOT_OURS) from None
+    if min(position.offset, position.index, position.shown) < 0:
+        raise InputError(NOT_OURS)
     if digest != filters.digest(focus):
         raise InputError(
             "cursor belongs to another listing (a different focus, query, start or end): pass the same ones as "
@@ -81,6 +86,12 @@ def iter_items(cache: ExportCache, entry: Entry, focus: str, filters: Filters, s
     needle_bytes = needle.encode() if needle is not None and needle.isascii() else None
     offset, index, shown = start.offset, start.index, start.shown
     with entry.path(name).open("rb") as file:
+        # Cursors are in the caller's hands: one that does not point just after a line end is refused (the
+        # file passed its checksum, so a line cut in two would otherwise look like damage, and cost the entry).
+        if offset:
+            file.seek(offset - 1)
+            if file.read(1) != b"\n":
+                raise InputError(NOT_OURS)
         file.seek(offset)
         for line in file:
             offset += len(line)
