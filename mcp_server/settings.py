@@ -46,6 +46,7 @@ ENV_VARS: Mapping[str, str] = {
     "allowed_hosts": "SESSION_REPLAY_MCP_ALLOWED_HOSTS",
     "allowed_origins": "SESSION_REPLAY_MCP_ALLOWED_ORIGINS",
     "export_allowed_hosts": "LOGROCKET_EXPORT_ALLOWED_HOSTS",
+    "webhook_allowed_hosts": "SESSION_REPLAY_MCP_WEBHOOK_ALLOWED_HOSTS",
     "export_max_bytes": "SESSION_REPLAY_MCP_EXPORT_MAX_BYTES",
     "export_time_budget": "SESSION_REPLAY_MCP_EXPORT_TIME_BUDGET",
     "cache_dir": "SESSION_REPLAY_MCP_CACHE_DIR",
@@ -107,6 +108,8 @@ class Settings:
     # Export downloads: hosts exempt from the public-address rule (may be plain http), and per-call limits.
     export_allowed_hosts: tuple[str, ...] = ()
     export_max_bytes: int = 1 << 30
+    # Hosts LogRocket may be asked to POST highlights to (summarize_user_sessions' webhook_url); none by default.
+    webhook_allowed_hosts: tuple[str, ...] = ()
     export_time_budget: float = 50.0
     # The on-disk cache of export indexes (None: the platform's user cache directory).
     cache_dir: str | None = None
@@ -263,7 +266,7 @@ def _convert(name: str, var: str, raw: str, default: Any) -> Any:
         return parse_bool(var, raw, fail_safe=True)
     if name == "enabled_tools":
         return frozenset(t.strip() for t in raw.split(",") if t.strip())
-    if name in ("allowed_hosts", "allowed_origins", "export_allowed_hosts"):
+    if name in ("allowed_hosts", "allowed_origins", "export_allowed_hosts", "webhook_allowed_hosts"):
         return tuple(t.strip() for t in raw.split(",") if t.strip())
     if isinstance(default, bool):
         return parse_bool(var, raw, fail_safe=default)

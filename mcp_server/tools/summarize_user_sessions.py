@@ -35,6 +35,7 @@ from mcp_server.timeparse import iso, now_ms, parse_instant
 from mcp_server.tools.output import answer
 from mcp_server.tools.runtime import ToolContext, runtime
 from mcp_server.validation import email_address, web_url
+from mcp_server.webhook import check_webhook
 
 NAME = "summarize_user_sessions"
 TITLE = "Summarize a user's sessions (LogRocket Galileo)"
@@ -122,7 +123,8 @@ async def summarize_user_sessions(
         str | None,
         Field(
             max_length=2048,
-            description="Optional http(s) URL LogRocket should also POST the finished highlights to.",
+            description="Optional http(s) URL LogRocket should also POST the finished highlights to. Only hosts "
+            "the server's operator allowed (SESSION_REPLAY_MCP_WEBHOOK_ALLOWED_HOSTS), never in read-only mode.",
         ),
         AfterValidator(web_url),
     ] = None,
@@ -143,6 +145,8 @@ async def summarize_user_sessions(
         )
     time_range = _time_range(start, end)
     rt = runtime(ctx)
+    if webhook_url is not None:
+        check_webhook(webhook_url, rt.settings)  # before anything is sent: data must not leave unasked
     lr = rt.logrocket
     app = lr.app  # a missing setting is reported before anything is sent
     body = _body(user_email, user_id, question, time_range, webhook_url) if (user_email or user_id) else None
