@@ -73,6 +73,7 @@ class Redactor:
             at = end
         out.append(text[at:])
         return "".join(out)
+
     def json(self, value: Any) -> Any:
         """``value`` (parsed JSON: dicts, lists, strings, numbers) with every string in it redacted, keys too."""
         state = self._state

@@ -55,10 +55,14 @@ ENV_VARS: Mapping[str, str] = {
     "auth_token": "SESSION_REPLAY_MCP_AUTH_TOKEN",
     "allow_unauthenticated": "SESSION_REPLAY_MCP_ALLOW_UNAUTHENTICATED",
     "max_request_bytes": "SESSION_REPLAY_MCP_MAX_REQUEST_BYTES",
+    "header_timeout": "SESSION_REPLAY_MCP_HEADER_TIMEOUT",
+    "max_connections": "SESSION_REPLAY_MCP_MAX_CONNECTIONS",
 }
 
 # The most SESSION_REPLAY_MCP_MAX_WAIT_SECONDS may allow: one tool call holding for an hour is enough.
 MAX_WAIT_LIMIT = 3600
+# Bounds of the header timeout: a real client sends its headers at once; a minute is more than generous.
+MAX_HEADER_TIMEOUT = 300.0
 # The smallest HTTP request body limit allowed: below it even an ordinary tool call would be refused.
 MIN_REQUEST_BYTES = 4096
 
@@ -121,6 +125,10 @@ class Settings:
     auth_token: str | None = field(default=None, repr=False)
     allow_unauthenticated: bool = False
     max_request_bytes: int = 1 << 20
+    # HTTP transports, per worker process: seconds a client may take to send a request's headers (slow clients
+    # otherwise hold connections forever), and how many connections may be open at once (more get 503).
+    header_timeout: float = 10.0
+    max_connections: int = 200
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -161,6 +169,13 @@ class Settings:
                 f"{ENV_VARS['max_wait_seconds']} must be more than 0 and at most {MAX_WAIT_LIMIT} seconds, "
                 f"got {self.max_wait_seconds:g}"
             )
+        if not 0 < self.header_timeout <= MAX_HEADER_TIMEOUT:
+            raise ConfigError(
+                f"{ENV_VARS['header_timeout']} must be more than 0 and at most {MAX_HEADER_TIMEOUT:g} seconds, "
+                f"got {self.header_timeout:g}"
+            )
+        if self.max_connections < 1:
+            raise ConfigError(f"{ENV_VARS['max_connections']} must be 1 or more, got {self.max_connections}")
         if self.max_request_bytes < MIN_REQUEST_BYTES:
             raise ConfigError(
                 f"{ENV_VARS['max_request_bytes']} must be at least {MIN_REQUEST_BYTES} bytes, "
