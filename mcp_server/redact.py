@@ -16,16 +16,22 @@ import orjson
 REDACTED = "[redacted]"
 # Shorter values could appear by coincidence in ordinary text; real keys are far longer.
 _MIN_SECRET_LENGTH = 6
-# A run of this many characters of a secret is redacted wherever it appears: a key cut short, or masked
-# but for most of its characters, still gives most of it away. Eight random characters are ~48 bits.
+# A run of half a secret's characters (at least MIN_RUN) is redacted wherever it appears: a key cut short,
+# or masked but for most of its characters, gives that much away. Shorter runs are left: what stays hidden
+# still protects the key, and words a chosen token happens to contain ("sandbox-") stay readable elsewhere.
 MIN_RUN = 8
+
+
+def run_length(secret_part: str) -> int:
+    """How many consecutive characters of ``secret_part`` count as giving it away."""
+    return min(len(secret_part), max(MIN_RUN, (len(secret_part) + 1) // 2))
 
 
 class Redactor:
     """Replaces every registered secret with ``[redacted]``: whole, in part, and in the common encodings.
 
     For each secret, its secret part (the key's last ``:`` field; a token whole) is what counts: any run of
-    ``MIN_RUN`` or more of its characters is redacted, so a truncated or partly masked key is caught too. Its
+    half its characters or more (``run_length``) is redacted, so a truncated or mostly masked key is caught. Its
     percent-, hex-, base64- and base64url-encoded forms are redacted as well (base64 in each of the three
     alignments, so ``base64("token <key>")`` is caught whatever precedes the key).
 
@@ -110,11 +116,16 @@ class _State:
         return any(needle in lowered for needle in self.needles)
 
 
-def _needles(secret: str) -> set[str]:
-    """What to look for to find ``secret``: every ``MIN_RUN``-character run of its secret part, and encodings."""
+def secret_part(secret: str) -> str:
+    """The part of a secret that is secret: a key's last ``:`` field (``org:app:`` is public), a token whole."""
     tail = secret.rsplit(":", 1)[-1]
-    part = tail if tail != secret and len(tail) >= _MIN_SECRET_LENGTH else secret
-    run = min(MIN_RUN, len(part))
+    return tail if tail != secret and len(tail) >= _MIN_SECRET_LENGTH else secret
+
+
+def _needles(secret: str) -> set[str]:
+    """What to look for to find ``secret``: every ``run_length`` run of its secret part, and encodings."""
+    part = secret_part(secret)
+    run = run_length(part)
     found = {part[i : i + run] for i in range(len(part) - run + 1)}
     found.update({secret, quote(secret, safe=""), quote(part, safe="")})
     raw = part.encode()
@@ -124,7 +135,7 @@ def _needles(secret: str) -> set[str]:
         encoded = base64.b64encode(b"\0" * shift + raw).decode()
         first, last = -(-shift // 3), (shift + len(raw)) // 3
         core = encoded[4 * first : 4 * last]
-        if len(core) >= MIN_RUN:
+        if len(core) >= run:
             found.update({core, core.replace("+", "-").replace("/", "_")})
     return {n for n in found if n}
 

@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from mcp import Client
 
-from mcp_server.redact import MIN_RUN, REDACTED, RedactingFilter, Redactor
+from mcp_server.redact import REDACTED, RedactingFilter, Redactor, run_length
 from mcp_server.server import build_server
 from mcp_server.settings import Settings
 from tests.conftest import text_of
@@ -24,6 +24,7 @@ from tests.conftest import text_of
 SECRET = "Sk" + secrets.token_urlsafe(24)  # letters, digits, '-' and '_', as real keys are
 KEY = f"acme:web:{SECRET}"
 TOKEN = "tok-" + secrets.token_urlsafe(20)
+RUN = run_length(SECRET)  # half the secret: a run that long gives it away
 
 
 def encodings(text: str) -> list[str]:
@@ -32,9 +33,10 @@ def encodings(text: str) -> list[str]:
 
 
 def traces(text: str, secret: str = SECRET) -> list[str]:
-    """Runs of MIN_RUN characters of ``secret`` (any case) in ``text``, and its encodings' cores."""
+    """Runs of half of ``secret`` (any case) in ``text``, and its encodings' cores."""
     lowered = text.lower()
-    runs = [secret[i : i + MIN_RUN].lower() for i in range(len(secret) - MIN_RUN + 1)]
+    run = run_length(secret)
+    runs = [secret[i : i + run].lower() for i in range(len(secret) - run + 1)]
     cores = [e[4:-4].lower() for e in (base64.b64encode(secret.encode()).decode(), secret.encode().hex())]
     return [r for r in (*runs, *cores) if r in lowered]
 
@@ -42,7 +44,7 @@ def traces(text: str, secret: str = SECRET) -> list[str]:
 @pytest.mark.parametrize(
     "message",
     [
-        f"invalid key acme:web:{SECRET[:12]}…",  # truncated, as an error message shows it
+        f"invalid key acme:web:{SECRET[:RUN]}…",  # truncated, as an error message shows it
         f"key {KEY[:-3]}",
         f"key acme:web:{SECRET[:-4]}****",  # masked, most of it showing
         f"key acme:web:****{SECRET[4:]}",
@@ -64,8 +66,10 @@ def test_parts_and_encodings_of_a_secret_are_redacted(message: str):
 
 
 def test_text_without_the_secret_is_left_alone():
+    # Shorter runs stay: words a chosen secret contains ("sandbox-web-key") must not vanish from answers.
+    assert Redactor(["acme:web:sandbox-web-key-4f1c9e"])("sandbox-exporter") == "sandbox-exporter"
     redact = Redactor([KEY])
-    text = f"acme:web is the app; {SECRET[: MIN_RUN - 1]} is too short a piece to give the key away"
+    text = f"acme:web is the app; {SECRET[: RUN - 1]} is too short a piece to give the key away"
     assert redact(text) == text
 
 
@@ -73,8 +77,8 @@ def test_text_without_the_secret_is_left_alone():
 @given(
     before=st.text(max_size=20),
     after=st.text(max_size=20),
-    start=st.integers(0, len(SECRET) - MIN_RUN),
-    length=st.integers(MIN_RUN, len(SECRET)),
+    start=st.integers(0, len(SECRET) - RUN),
+    length=st.integers(RUN, len(SECRET)),
     encoding=st.sampled_from(["plain", "upper", "b64", "b64url", "hex", "prefix-b64"]),
     prefix=st.text(max_size=7),
 )
@@ -107,11 +111,11 @@ async def test_an_upstream_error_echoing_a_truncated_key_reaches_neither_the_ans
     def logrocket(request: httpx2.Request) -> httpx2.Response:
         # LogRocket-like: the key, cut and masked, and the Authorization header, base64-encoded.
         echoed = base64.b64encode(request.headers["authorization"].encode()).decode()
-        return httpx2.Response(403, json={"detail": f"token acme:web:{SECRET[:14]}… rejected (req {echoed})"})
+        return httpx2.Response(403, json={"detail": f"token acme:web:{SECRET[: RUN + 2]}… rejected (req {echoed})"})
 
     settings = Settings(logrocket_api_key=KEY, max_retries=0)
     server = build_server(settings, logrocket_transport=httpx2.MockTransport(logrocket))
-    logging.getLogger("mcp_server.test").warning("upstream said: %s", f"acme:web:{SECRET[:10]}")
+    logging.getLogger("mcp_server.test").warning("upstream said: %s", f"acme:web:{SECRET[-RUN:]}")
     async with Client(server) as client:
         result = await client.call_tool("identify_user", {"user_id": "u-1", "name": "Jane"})
     assert result.is_error
