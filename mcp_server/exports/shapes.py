@@ -14,6 +14,7 @@ A new shape is one class with ``matches`` and ``feed``, added to ``SHAPES``.
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import datetime
 from typing import Any, Protocol
@@ -89,15 +90,20 @@ def _first(obj: dict[str, Any], *keys: str) -> Any:
     return None
 
 
+_INT_TEXT = re.compile(r"\s*-?[0-9]{1,18}\s*")
+_INT_LIMIT = 2**53  # statuses and durations; anything past this is not one, and would not survive JSON anyway
+
+
 def _int(value: Any) -> int | None:
+    """A whole number from an int, a finite float or ASCII digits; None for anything else or out of range."""
     if isinstance(value, bool):
         return None
-    if isinstance(value, int):
-        return value
     if isinstance(value, float):
-        return int(value)
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        return int(value)
+        value = int(value) if math.isfinite(value) else None
+    elif isinstance(value, str):
+        value = int(value) if _INT_TEXT.fullmatch(value) else None
+    if isinstance(value, int) and -_INT_LIMIT <= value <= _INT_LIMIT:
+        return value
     return None
 
 

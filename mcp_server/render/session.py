@@ -1,8 +1,8 @@
 """Markdown for one session export: the digest, and one focused listing page.
 
-Everything quoted from the session (URLs, messages, names, properties) was written by the end users
-of the recorded app, so it only ever appears inside code spans (``code``) or escaped (``plain``),
-shortened, with control characters removed: it cannot open a link, a heading or a table row.
+Everything quoted from the session (URLs, messages, names, levels, properties) was written by the end users
+of the recorded app, so it only ever appears through ``code`` or ``inert`` (a code span unless it is a plain
+word or number), shortened, with control characters removed: it cannot open a link, a heading or a table row.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 
 from mcp_server.render.budget import Budget
-from mcp_server.render.markdown import code, plain, table_head, table_row
+from mcp_server.render.markdown import Markup, code, inert, table_head, table_row
 from mcp_server.timeparse import iso
 
 DATA_NOTICE = (
@@ -78,7 +78,9 @@ def status_text(item: dict[str, Any]) -> str:
     status = item.get("status")
     if status is None:
         return "no response"
-    return f"**{status}**" if item.get("failed") else str(status)
+    if not isinstance(status, int) or isinstance(status, bool):
+        return inert(status, 20)
+    return Markup(f"**{status}**") if item.get("failed") else str(status)
 
 
 def props(value: Any, limit: int) -> str:
@@ -151,7 +153,9 @@ def digest_markdown(summary: dict[str, Any], url: str, session_id: str | None, m
             "console",
             summary.get("console", []),
             len(summary.get("console", [])) + summary.get("console_overflow", 0),
-            lambda c: table_row([offset(c["first_t"], start), f"×{c['count']}", c["level"], code(c["message"], 240)]),
+            lambda c: table_row(
+                [offset(c["first_t"], start), f"×{c['count']}", inert(c["level"], 40), code(c["message"], 240)]
+            ),
             table_head(["first at", "count", "level", "message"]),
         ),
         (
@@ -202,7 +206,7 @@ def _header(summary: dict[str, Any], start: int | None, counts: dict[str, int]) 
     meta = summary.get("meta") or {}
     lines = []
     who = [
-        plain(user["name"], 80) if user.get("name") else None,
+        code(user["name"], 80) if user.get("name") else None,
         code(user["user_id"], 80) if user.get("user_id") else None,
         code(user["email"], 120) if user.get("email") else None,
     ]
@@ -266,7 +270,7 @@ def _n(n: int, noun: str) -> str:
 def _moment(m: dict[str, Any]) -> str:
     kind = m["kind"]
     strong = kind in ("error", "failed request", "console error")
-    label = f"**{kind}**" if strong else kind
+    label = f"**{kind}**" if strong else inert(kind, 40)
     return f"{label} {code(m['text'] or '', 200)}"
 
 
@@ -335,7 +339,7 @@ def focus_row(focus: str, item: dict[str, Any], start: int | None) -> str:
             code(item.get("page") or "?", 120),
         ]
         if stack:
-            cells[2] += " stack: " + code(stack, 400)
+            cells[2] = Markup(f"{cells[2]} stack: {code(stack, 400)}")
         return table_row(cells)
     if focus == "network":
         return table_row(
@@ -348,16 +352,16 @@ def focus_row(focus: str, item: dict[str, Any], start: int | None) -> str:
             ]
         )
     if focus == "console":
-        return table_row([at, item.get("level", "?"), code(item.get("message") or "", 600)])
+        return table_row([at, inert(item.get("level", "?"), 40), code(item.get("message") or "", 600)])
     if focus == "navigation":
         return table_row([at, code(item.get("href") or "", 400)])
     if focus == "custom":
         return table_row([at, code(item.get("name") or "", 100), props(item.get("properties"), 600)])
     if focus == "user":
         details = {k: v for k, v in item.items() if k not in ("t", "kind") and v}
-        return table_row([at, item.get("kind", "?"), props(details, 700)])
+        return table_row([at, inert(item.get("kind", "?"), 40), props(details, 700)])
     if focus == "timeline":
-        return table_row([at, item.get("kind", "?"), code(item.get("text") or "", 400)])
+        return table_row([at, inert(item.get("kind", "?"), 40), code(item.get("text") or "", 400)])
     return table_row([at, code(item.get("type") or "?", 80), code(item.get("raw") or "", 600)])
 
 
