@@ -105,7 +105,7 @@ def _parser() -> argparse.ArgumentParser:
         "--header-timeout",
         dest="header_timeout",
         metavar=ENV_VARS["header_timeout"],
-        help="seconds a client may take to send a request's headers (default 10); slower ones get 408",
+        help="seconds a client may take to send a request, headers and body (default 10); slower ones get 408",
     )
     http.add_argument(
         "--max-connections",

@@ -10,13 +10,14 @@ uvicorn bounds neither how long a client may take to send a request's headers no
 worker holds, so clients trickling their headers one byte at a time could hold connections (and file
 descriptors) for as long as they liked. Here, per connection:
 
-- the headers of each request must arrive within ``header_timeout`` seconds of the connection opening, or of
-  the first byte of the request on a kept-alive connection; otherwise ``408`` and the connection closes;
+- each request, its headers and then its body if it has one, must arrive within ``header_timeout`` seconds of
+  the connection opening, or of the request's first byte on a kept-alive connection; otherwise ``408`` and
+  the connection closes (a body trickled after quick headers is the same attack);
 - a connection beyond ``max_connections`` open in this worker is answered ``503`` (with ``Retry-After``) and
   closed at once.
 
 Tool calls themselves are not timed here (they run as long as their own budgets allow): only the wait for
-headers, when nothing has been asked yet.
+the request, until it has all arrived.
 """
 
 from __future__ import annotations
@@ -63,20 +64,20 @@ class NoDelayHTTPProtocol(AutoHTTPProtocol):  # type: ignore[misc,valid-type]
         self._arm()
 
     def data_received(self, data: bytes) -> None:
-        if self._header_timer is None and self._awaiting_request():
+        if self._header_timer is None and self._receiving():
             self._arm()  # the first bytes of another request on a kept-alive connection
         super().data_received(data)
-        if self._header_timer is not None and not self._awaiting_request():
-            self._disarm()  # its headers are complete: the request is the application's now
+        if self._header_timer is not None and not self._receiving():
+            self._disarm()  # the request has all arrived: it is the application's now
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
         super().connection_lost(exc)
 
-    def _awaiting_request(self) -> bool:
-        """No request is in progress: the next one's headers have not (all) arrived yet."""
+    def _receiving(self) -> bool:
+        """A request is still arriving: the next one's headers, or the body of the current one."""
         cycle: Any = self.cycle
-        return cycle is None or bool(cycle.response_complete)
+        return cycle is None or bool(cycle.response_complete) or bool(cycle.more_body)
 
     def _arm(self) -> None:
         if self.header_timeout is not None:
@@ -89,9 +90,9 @@ class NoDelayHTTPProtocol(AutoHTTPProtocol):  # type: ignore[misc,valid-type]
 
     def _headers_too_slow(self) -> None:
         self._header_timer = None
-        if self._awaiting_request() and not self.transport.is_closing():
+        if self._receiving() and not self.transport.is_closing():
             self._warn(
-                f"closed a connection whose request headers took over {self.header_timeout:g} s "
+                f"closed a connection whose request took over {self.header_timeout:g} s to arrive "
                 "(SESSION_REPLAY_MCP_HEADER_TIMEOUT)"
             )
             self.transport.write(_TIMED_OUT)

@@ -125,8 +125,8 @@ class Settings:
     auth_token: str | None = field(default=None, repr=False)
     allow_unauthenticated: bool = False
     max_request_bytes: int = 1 << 20
-    # HTTP transports, per worker process: seconds a client may take to send a request's headers (slow clients
-    # otherwise hold connections forever), and how many connections may be open at once (more get 503).
+    # HTTP transports, per worker process: seconds a client may take to send a request, headers and body (slow
+    # clients otherwise hold connections forever), and how many connections may be open at once (more get 503).
     header_timeout: float = 10.0
     max_connections: int = 200
 

@@ -182,6 +182,17 @@ def test_a_kept_alive_connection_gets_the_header_timeout_for_each_request(server
         assert _outcome(sock, trickle=True, until=time.monotonic() + 20) == "HTTP/1.1 408 Request Timeout"
 
 
+def test_a_body_trickled_after_quick_headers_is_cut_off_too(server: Served):
+    port = urlsplit(server.base).port or 0
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(
+            f"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {TOKEN}\r\n"
+            "Accept: application/json, text/event-stream\r\nContent-Type: application/json\r\n"
+            "Content-Length: 100000\r\n\r\n{".encode()
+        )
+        assert _outcome(sock, trickle=True, until=time.monotonic() + 20) == "HTTP/1.1 408 Request Timeout"
+
+
 # -- the settings ---------------------------------------------------------------------------------------------
 
 
