@@ -12,8 +12,9 @@ from __future__ import annotations
 import ipaddress
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -21,6 +22,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 logger = logging.getLogger(__name__)
 
 ANY_PORT = -1
+R = TypeVar("R")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _AUTHORITY = re.compile(
     r"(?P<host>[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])(?::(?P<port>\d{1,5}))?"
@@ -111,6 +113,19 @@ def origin_rule(entry: str) -> OriginRule | None:
     return OriginRule(found.scheme, found.host, ANY_PORT if any_port else found.port)
 
 
+def _rules(entries: Iterable[str], parse: Callable[[str], R | None], what: str) -> list[R]:
+    rules = []
+    for entry in entries:
+        rule = parse(entry)
+        if rule is None:
+            logger.warning(
+                "Ignoring allowed %s %r: it is not a plain host name or address (with optional port)", what, entry
+            )
+        else:
+            rules.append(rule)
+    return rules
+
+
 class HostOriginMiddleware:
     """421 for a Host not allowed, 403 for an Origin not allowed; ``open_paths`` (``/health``) are not checked."""
 
@@ -122,8 +137,8 @@ class HostOriginMiddleware:
         open_paths: frozenset[str] = frozenset(),
     ) -> None:
         self._app = app
-        self._hosts = [r for r in map(host_rule, hosts) if r is not None]
-        self._origins = [r for r in map(origin_rule, origins) if r is not None]
+        self._hosts = _rules(hosts, host_rule, "Host")
+        self._origins = _rules(origins, origin_rule, "Origin")
         self._open = open_paths
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -7,9 +7,11 @@ One server (the console script) serves the whole module; every socket is loopbac
 
 from __future__ import annotations
 
+import logging
 import socket
 import time
 from collections.abc import Iterator
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx2
@@ -17,7 +19,7 @@ import pytest
 
 from mcp_server.__main__ import _parser
 from mcp_server.errors import ConfigError
-from mcp_server.http_hosts import host_rule, origin_rule, parse_authority, parse_origin
+from mcp_server.http_hosts import HostOriginMiddleware, host_rule, origin_rule, parse_authority, parse_origin
 from mcp_server.settings import Settings
 from tests.http_helpers import INITIALIZE, MCP_HEADERS, Served, serve
 
@@ -118,6 +120,17 @@ def test_the_parsers_take_exactly_one_host_and_port():
         assert parse_origin(bad) is None, bad
     assert host_rule("a.example") is not None and host_rule("a.example:8443") is not None
     assert origin_rule("https://a.example:*") is not None and origin_rule("a.example") is None
+
+
+def test_allowed_entries_that_do_not_parse_are_ignored_with_a_warning(caplog: pytest.LogCaptureFixture):
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        raise AssertionError("not reached")
+
+    with caplog.at_level(logging.WARNING, logger="mcp_server.http_hosts"):
+        HostOriginMiddleware(app, ["ok.example", "evil@ok.example"], ["https://ok.example", "ok.example/path"])
+    assert "Ignoring allowed Host 'evil@ok.example'" in caplog.text
+    assert "Ignoring allowed Origin 'ok.example/path'" in caplog.text
+    assert "'ok.example'" not in caplog.text
 
 
 # -- slow and numerous clients ----------------------------------------------------------------------------
