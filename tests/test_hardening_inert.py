@@ -313,3 +313,42 @@ def test_galileo_markdown_loses_entities_that_decode_to_invisible_characters():
 
     text = "a&ZeroWidthSpace;b &#x202E;c &#8238;d &amp; [replay](https://app.logrocket.com/a/b/s/1-x/0?t=5)"
     assert sanitize_markdown(text) == "ab c d &amp; [replay](https://app.logrocket.com/a/b/s/1-x/0?t=5)"
+
+
+# -- upstream text inside error sentences -------------------------------------------------------------------
+
+
+@EXAMPLES
+@example(detail="Visit https://evil.example/login")
+@example(detail="[click](https://evil.example) <img src=x onerror=alert(1)> &ZeroWidthSpace;")
+@given(detail=attack)
+async def test_upstream_error_details_are_inert_in_the_error(detail: str):
+    def logrocket(request: httpx2.Request) -> httpx2.Response:
+        return httpx2.Response(400, json={"detail": detail})
+
+    def highlight(request: httpx2.Request) -> httpx2.Response:
+        return httpx2.Response(200, json={"data": None, "errors": [{"message": detail}]})
+
+    settings = Settings(
+        logrocket_api_key="acme:web:0123456789abcdef",
+        highlight_project_id="1",
+        highlight_public_graph_url="https://pub.example",
+        max_retries=0,
+    )
+    server = build_server(
+        settings,
+        logrocket_transport=httpx2.MockTransport(logrocket),
+        highlight_transport=httpx2.MockTransport(highlight),
+    )
+    async with Client(server) as c:
+        for tool, arguments in (("list_exports", {}), ("push_highlight_event", {"event": "e"})):
+            result = await c.call_tool(tool, arguments)
+            assert result.is_error
+            assert not live_parts(text_of(result)), text_of(result)
+
+
+def test_ordinary_details_read_as_written():
+    from mcp_server.render.markdown import quoted
+
+    assert quoted("userID too large (max 1024 characters)") == "userID too large (max 1024 characters)"
+    assert quoted("see [docs](https://evil.example)") == "`see [docs](https://evil.example)`"

@@ -44,7 +44,7 @@ from mcp_server.adapters.http import Explain, Failure, HttpPolicy, Reply, Sleep,
 from mcp_server.adapters.paths import UnsafeSegment, path
 from mcp_server.errors import InputError
 from mcp_server.redact import process_redactor
-from mcp_server.render.text import clean_text
+from mcp_server.render.markdown import snippet
 from mcp_server.settings import AppRef, Settings, app_from_key
 
 # LogRocket's highlights request ids are 64 hex digits; accept any short token of that alphabet
@@ -252,10 +252,10 @@ class LogRocketClient:
             # Exact numbers: a cursor beyond 2**53 must survive, and floats stay as written.
             return json.loads(reply.body, parse_float=Decimal)
         except ValueError:
-            snippet = clean_text(process_redactor(reply.text), 80)
+            shown = snippet(process_redactor(reply.text), 80)
             raise UpstreamBadResponse(
                 f"LogRocket answered {op} for app {app} with HTTP {reply.status} but the body is not JSON "
-                f"({snippet!r}). Check LOGROCKET_API_URL (now {self._base}): it should be LogRocket's API "
+                f"({shown}). Check LOGROCKET_API_URL (now {self._base}): it should be LogRocket's API "
                 "base, for example https://api.logrocket.com/v1.",
                 status=reply.status,
             ) from None

@@ -71,6 +71,32 @@ def inert(value: object, limit: int | None = 200) -> Markup:
     return code(text, limit)
 
 
+# What turns prose live when a host renders it: links and images (``](`` or ``][``), HTML and autolinks
+# (``<``), entities (``&``), and the URLs and emails GFM links bare.
+_LIVE_IN_PROSE = re.compile(r"\]\s*[(\[]|[<&@]|://|www\.", re.IGNORECASE)
+
+
+def quoted(text: str, limit: int | None = 200) -> Markup:
+    """Upstream text inside a sentence (an error's detail): as is when nothing in it could act, else a code span.
+
+    Ordinary messages (``user trait key too large (max 1024 characters)``) read as written; one that carries a
+    link, HTML, an entity or a bare URL is held in a code span, where it is shown and does nothing.
+    """
+    line = clean_text(text, limit)
+    return code(line, None) if is_live_prose(line) else Markup(line)
+
+
+def is_live_prose(text: str) -> bool:
+    """Whether ``text``, placed in a sentence, could become a link, an image, HTML or an entity when rendered."""
+    return _LIVE_IN_PROSE.search(text) is not None
+
+
+def snippet(text: str, limit: int) -> str:
+    """A short quote of an upstream body, as ``repr`` shows it, or a code span when it could act."""
+    line = clean_text(text, limit)
+    return code(line, None) if is_live_prose(line) else repr(line)
+
+
 def plain(text: str, limit: int | None = 200) -> Markup:
     """Prose-safe text: one line, with everything Markdown could read as syntax, an entity or a link escaped."""
     return Markup(_MD_SPECIAL.sub(lambda m: "\\" + m.group(0), clean_text(text, limit)))
