@@ -352,3 +352,29 @@ def test_ordinary_details_read_as_written():
 
     assert quoted("userID too large (max 1024 characters)") == "userID too large (max 1024 characters)"
     assert quoted("see [docs](https://evil.example)") == "`see [docs](https://evil.example)`"
+
+
+async def test_an_unknown_galileo_status_is_inert_in_the_error_and_progress():
+    from mcp_server.clock import ScaledClock
+
+    def logrocket(request: httpx2.Request) -> httpx2.Response:
+        if request.method == "POST":
+            return httpx2.Response(200, json={"id": "a" * 64})
+        return httpx2.Response(200, json={"status": "see https://evil.example/x", "result": None})
+
+    progress: list[str] = []
+
+    async def on_progress(value: float, total: float | None, message: str | None) -> None:
+        progress.append(message or "")
+
+    settings = Settings(logrocket_api_key="acme:web:0123456789abcdef", max_retries=0)
+    server = build_server(settings, logrocket_transport=httpx2.MockTransport(logrocket), clock=ScaledClock(100.0))
+    async with Client(server) as c:
+        result = await c.call_tool(
+            "summarize_user_sessions", {"user_email": "jane@acme.com"}, progress_callback=on_progress
+        )
+    assert result.is_error
+    assert "`SEE HTTPS://EVIL.EXAMPLE/X`" in text_of(result)
+    for text in [text_of(result), *progress]:
+        # The caller's own email, echoed in the call that resumes, is theirs; nothing from LogRocket is live.
+        assert not [p for p in live_parts(text) if "evil" in p.lower()], text

@@ -28,7 +28,7 @@ from mcp_server.galileo.output import SessionSummary, SummarizeOutput, TimeRange
 from mcp_server.galileo.progress import ProgressReporter, failure_reason
 from mcp_server.galileo.schedule import DEFAULT_SCHEDULE
 from mcp_server.galileo.wait import Outcome, Waiter
-from mcp_server.render.text import clean_text
+from mcp_server.render.markdown import snippet
 from mcp_server.render.upstream_markdown import clip_markdown, markdown_links, sanitize_markdown
 from mcp_server.settings import MAX_WAIT_LIMIT, AppRef
 from mcp_server.timeparse import iso, now_ms, parse_instant
@@ -178,7 +178,7 @@ async def summarize_user_sessions(
             raise UserFacingError(_failed_twice(retried, current, body, resume_args(current)))
     if outcome.kind == "unknown":
         raise UserFacingError(
-            f"LogRocket answered highlights request {current} with status {clean_text(outcome.status or '', 60)!r}, "
+            f"LogRocket answered highlights request {current} with status {snippet(outcome.status or '', 60)}, "
             "which this server "
             "does not know (it knows PENDING, READY, COMPLETE and FAILED), so it stopped waiting. To look again, "
             f"call {call_text(resume_args(current))}."
