@@ -101,6 +101,18 @@ def _parser() -> argparse.ArgumentParser:
         metavar=ENV_VARS["max_request_bytes"],
         help="largest HTTP request body accepted, in bytes (default 1048576); larger ones get 413",
     )
+    http.add_argument(
+        "--header-timeout",
+        dest="header_timeout",
+        metavar=ENV_VARS["header_timeout"],
+        help="seconds a client may take to send a request, headers and body (default 10); slower ones get 408",
+    )
+    http.add_argument(
+        "--max-connections",
+        dest="max_connections",
+        metavar=ENV_VARS["max_connections"],
+        help="connections open at once per worker (default 200); more get 503",
+    )
     serve.set_defaults(handler=_serve)
 
     sandbox = commands.add_parser("sandbox", help="run only the emulator (LogRocket API, Highlight public graph)")
@@ -140,7 +152,7 @@ def _settings_flags(parser: argparse.ArgumentParser) -> None:
 def _read_settings(args: argparse.Namespace) -> tuple[Settings, bool]:
     """The settings from the environment and the flags, and whether the sandbox was asked for."""
     env = dict(os.environ)
-    for attr in (*_FLAGS, "max_request_bytes"):
+    for attr in (*_FLAGS, "max_request_bytes", "header_timeout", "max_connections"):
         value = getattr(args, attr, None)
         if value is not None:
             env[ENV_VARS[attr]] = value

@@ -1,4 +1,4 @@
-"""The HTTP transports (Streamable HTTP at /mcp, SSE at /sse + /messages/) with Host/Origin checks on.
+"""The HTTP transports (Streamable HTTP at /mcp, SSE at /sse + /messages/) with exact Host/Origin checks on.
 
 Around the SDK's application: the caller token (``http_auth``), the request body limit and ``GET /health``.
 ``create_app`` is the entry point of each worker process of ``serve --workers N``: it reads everything it
@@ -19,9 +19,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
-from mcp_server import __version__
+from mcp_server import __version__, http_protocol
 from mcp_server.errors import ConfigError
-from mcp_server.http_auth import BearerTokenMiddleware, check_exposure, is_loopback
+from mcp_server.http_auth import OPEN_PATHS, BearerTokenMiddleware, check_exposure, is_loopback
+from mcp_server.http_hosts import HostOriginMiddleware
 from mcp_server.logs import LOG_LEVEL_VAR, configure_logging
 from mcp_server.server import SessionReplayServer, build_server
 from mcp_server.settings import ENV_VARS, Settings
@@ -44,34 +45,35 @@ class HttpOptions:
     stateless: bool = False
 
 
-_LOOPBACK_HOSTS = ["127.0.0.1:*", "localhost:*", "[::1]:*", "127.0.0.1", "localhost", "[::1]"]
+_LOOPBACK_HOSTS = ["127.0.0.1:*", "localhost:*", "[::1]:*"]
 _LOOPBACK_ORIGINS = ["http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*"]
 
 
-def transport_security(settings: Settings, host: str) -> TransportSecuritySettings:
-    """DNS-rebinding protection: only loopback names, the bound address and configured names are accepted."""
+def allowed_hosts(settings: Settings, host: str) -> list[str]:
+    """Host header values accepted: loopback names, the bound address and configured names (``:*`` any port)."""
     hosts = list(_LOOPBACK_HOSTS)
     if not _is_wildcard(host) and not is_loopback(host):
-        bracketed = f"[{host}]" if ":" in host else host
-        hosts += [bracketed, f"{bracketed}:*"]
+        hosts.append(f"[{host}]:*" if ":" in host else f"{host}:*")
     for extra in settings.allowed_hosts:
-        hosts += [extra, f"{extra}:*"] if ":" not in extra.strip("[]") or extra.startswith("[") else [extra]
+        hosts.append(_host_entry(extra))
     if _is_wildcard(host) and not settings.allowed_hosts:
         logger.warning(
             "Listening on %s but only loopback Host headers are accepted: set SESSION_REPLAY_MCP_ALLOWED_HOSTS "
             "to the names clients use to reach this server.",
             host,
         )
-    return TransportSecuritySettings(
-        enable_dns_rebinding_protection=True,
-        allowed_hosts=hosts,
-        allowed_origins=[*_LOOPBACK_ORIGINS, *settings.allowed_origins],
-    )
+    return hosts
+
+
+# The SDK's own Host/Origin check matches by prefix; HostOriginMiddleware does it exactly, around the whole app.
+_SDK_CHECK_OFF = TransportSecuritySettings(enable_dns_rebinding_protection=False)
 
 
 def build_http_app(server: SessionReplayServer, settings: Settings, options: HttpOptions) -> ASGIApp:
     """The application for one process. Checks nothing about exposure: ``check_exposure`` comes first."""
-    security = transport_security(settings, options.host)
+    security = _SDK_CHECK_OFF
+    # Every process that serves builds its app here first (``serve`` itself, or each worker's create_app).
+    http_protocol.configure(settings)
     limit = settings.max_request_bytes
 
     async def health(_: Request) -> Response:
@@ -88,9 +90,16 @@ def build_http_app(server: SessionReplayServer, settings: Settings, options: Htt
             stateless_http=options.stateless,
         )
     app.router.routes.append(Route("/health", health, methods=["GET"]))
+    # The token first, then Host and Origin: strangers learn nothing about the allow-lists.
+    guarded: ASGIApp = HostOriginMiddleware(
+        app,
+        allowed_hosts(settings, options.host),
+        [*_LOOPBACK_ORIGINS, *settings.allowed_origins],
+        open_paths=OPEN_PATHS,
+    )
     if settings.auth_token is None:
-        return app
-    return BearerTokenMiddleware(app, settings.auth_token)
+        return guarded
+    return BearerTokenMiddleware(guarded, settings.auth_token)
 
 
 def check_options(options: HttpOptions, workers: int) -> None:
@@ -130,6 +139,15 @@ def create_app() -> ASGIApp:
     settings = Settings.from_env()
     check_exposure(settings, options.host, options.transport)  # the parent checked; a worker never runs looser
     return build_http_app(build_server(settings), settings, options)
+
+
+def _host_entry(extra: str) -> str:
+    """A configured Host: a name or address without a port allows any port; ``name:port`` only that one."""
+    text = extra.strip()
+    if text.count(":") > 1 and not text.startswith("["):
+        return f"[{text}]:*"  # a bare IPv6 address
+    has_port = "]:" in text if text.startswith("[") else ":" in text
+    return text if has_port else f"{text}:*"
 
 
 def _is_wildcard(host: str) -> bool:

@@ -46,6 +46,7 @@ ENV_VARS: Mapping[str, str] = {
     "allowed_hosts": "SESSION_REPLAY_MCP_ALLOWED_HOSTS",
     "allowed_origins": "SESSION_REPLAY_MCP_ALLOWED_ORIGINS",
     "export_allowed_hosts": "LOGROCKET_EXPORT_ALLOWED_HOSTS",
+    "webhook_allowed_hosts": "SESSION_REPLAY_MCP_WEBHOOK_ALLOWED_HOSTS",
     "export_max_bytes": "SESSION_REPLAY_MCP_EXPORT_MAX_BYTES",
     "export_time_budget": "SESSION_REPLAY_MCP_EXPORT_TIME_BUDGET",
     "cache_dir": "SESSION_REPLAY_MCP_CACHE_DIR",
@@ -54,10 +55,14 @@ ENV_VARS: Mapping[str, str] = {
     "auth_token": "SESSION_REPLAY_MCP_AUTH_TOKEN",
     "allow_unauthenticated": "SESSION_REPLAY_MCP_ALLOW_UNAUTHENTICATED",
     "max_request_bytes": "SESSION_REPLAY_MCP_MAX_REQUEST_BYTES",
+    "header_timeout": "SESSION_REPLAY_MCP_HEADER_TIMEOUT",
+    "max_connections": "SESSION_REPLAY_MCP_MAX_CONNECTIONS",
 }
 
 # The most SESSION_REPLAY_MCP_MAX_WAIT_SECONDS may allow: one tool call holding for an hour is enough.
 MAX_WAIT_LIMIT = 3600
+# Bounds of the header timeout: a real client sends its headers at once; a minute is more than generous.
+MAX_HEADER_TIMEOUT = 300.0
 # The smallest HTTP request body limit allowed: below it even an ordinary tool call would be refused.
 MIN_REQUEST_BYTES = 4096
 
@@ -107,6 +112,8 @@ class Settings:
     # Export downloads: hosts exempt from the public-address rule (may be plain http), and per-call limits.
     export_allowed_hosts: tuple[str, ...] = ()
     export_max_bytes: int = 1 << 30
+    # Hosts LogRocket may be asked to POST highlights to (summarize_user_sessions' webhook_url); none by default.
+    webhook_allowed_hosts: tuple[str, ...] = ()
     export_time_budget: float = 50.0
     # The on-disk cache of export indexes (None: the platform's user cache directory).
     cache_dir: str | None = None
@@ -118,6 +125,10 @@ class Settings:
     auth_token: str | None = field(default=None, repr=False)
     allow_unauthenticated: bool = False
     max_request_bytes: int = 1 << 20
+    # HTTP transports, per worker process: seconds a client may take to send a request, headers and body (slow
+    # clients otherwise hold connections forever), and how many connections may be open at once (more get 503).
+    header_timeout: float = 10.0
+    max_connections: int = 200
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -158,6 +169,13 @@ class Settings:
                 f"{ENV_VARS['max_wait_seconds']} must be more than 0 and at most {MAX_WAIT_LIMIT} seconds, "
                 f"got {self.max_wait_seconds:g}"
             )
+        if not 0 < self.header_timeout <= MAX_HEADER_TIMEOUT:
+            raise ConfigError(
+                f"{ENV_VARS['header_timeout']} must be more than 0 and at most {MAX_HEADER_TIMEOUT:g} seconds, "
+                f"got {self.header_timeout:g}"
+            )
+        if self.max_connections < 1:
+            raise ConfigError(f"{ENV_VARS['max_connections']} must be 1 or more, got {self.max_connections}")
         if self.max_request_bytes < MIN_REQUEST_BYTES:
             raise ConfigError(
                 f"{ENV_VARS['max_request_bytes']} must be at least {MIN_REQUEST_BYTES} bytes, "
@@ -263,7 +281,7 @@ def _convert(name: str, var: str, raw: str, default: Any) -> Any:
         return parse_bool(var, raw, fail_safe=True)
     if name == "enabled_tools":
         return frozenset(t.strip() for t in raw.split(",") if t.strip())
-    if name in ("allowed_hosts", "allowed_origins", "export_allowed_hosts"):
+    if name in ("allowed_hosts", "allowed_origins", "export_allowed_hosts", "webhook_allowed_hosts"):
         return tuple(t.strip() for t in raw.split(",") if t.strip())
     if isinstance(default, bool):
         return parse_bool(var, raw, fail_safe=default)

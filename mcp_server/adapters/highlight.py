@@ -28,7 +28,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from urllib.parse import quote
 
 import anyio
 import httpx2
@@ -37,6 +36,7 @@ from mcp_server import __version__
 from mcp_server.adapters.highlight_documents import FEEDBACK, IDENTIFY, INITIALIZE, PROPERTIES, PUSH, Operation
 from mcp_server.adapters.highlight_errors import HighlightErrors
 from mcp_server.adapters.http import HttpPolicy, Reply, Sleep
+from mcp_server.adapters.paths import UnsafeSegment, path
 from mcp_server.errors import ConfigError
 from mcp_server.settings import Settings
 
@@ -141,7 +141,10 @@ class HighlightClient:
         app = self.app_url
         if app is None or project_number is None:
             return None
-        return f"{app.rstrip('/')}/{quote(project_number, safe='')}/sessions/{quote(secure_id, safe='')}"
+        try:
+            return f"{app.rstrip('/')}/{path(project_number, 'sessions', secure_id)}"
+        except UnsafeSegment:
+            return None  # an id from upstream that would climb out of its place: no link rather than a wrong one
 
     # -- mutations --------------------------------------------------------------------------------
 

@@ -23,7 +23,7 @@ from mcp_server.adapters.errors import (
 from mcp_server.adapters.highlight_documents import INITIALIZE, Operation
 from mcp_server.adapters.http import Explain, Failure, deadline_sentence
 from mcp_server.redact import process_redactor
-from mcp_server.render.text import clean_text
+from mcp_server.render.markdown import quoted, snippet
 from mcp_server.settings import (
     DEFAULT_HIGHLIGHT_PUBLIC_GRAPH_URL,
     LAUNCHDARKLY_PUBLIC_GRAPH_URL,
@@ -71,7 +71,7 @@ class HighlightErrors:
     def not_json(self, op: Operation, status: int, body: str) -> UpstreamError:
         return UpstreamBadResponse(
             f"Highlight answered {op.name} with HTTP {status} but the body is not JSON "
-            f"({clean_text(process_redactor(body), 80)!r}). "
+            f"({snippet(process_redactor(body), 80)}). "
             f"{self.advice()}",
             status=status,
         )
@@ -88,7 +88,7 @@ class HighlightErrors:
 
     def graphql(self, op: Operation, status: int, messages: list[str], project: str | None) -> UpstreamError:
         """GraphQL ``errors``: 400/422 refuse the request itself; in a 200 they are the resolver's refusal."""
-        first = clean_text(process_redactor(messages[0]), 300) if messages else "no message"
+        first = quoted(process_redactor(messages[0]), 300) if messages else "no message"
         more = f" (and {len(messages) - 1} more)" if len(messages) > 1 else ""
         if status == 422:
             return UpstreamRejected(

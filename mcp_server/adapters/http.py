@@ -28,7 +28,7 @@ import httpx2
 from mcp_server import __version__
 from mcp_server.adapters.errors import UpstreamError
 from mcp_server.redact import process_redactor
-from mcp_server.render.text import clean_text
+from mcp_server.render.markdown import quoted
 from mcp_server.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -320,7 +320,7 @@ class HttpPolicy:
             detail = str(detail)
         if detail.lstrip().startswith("<"):
             return None  # an HTML error page says nothing useful
-        return clean_text(self._redact(detail), _DETAIL_CHARS)
+        return quoted(self._redact(detail), _DETAIL_CHARS)
 
 
 class _TooLarge(Exception):

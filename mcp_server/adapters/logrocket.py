@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 import anyio
 import httpx2
@@ -41,8 +41,10 @@ from mcp_server.adapters.errors import (
     UpstreamUnreachable,
 )
 from mcp_server.adapters.http import Explain, Failure, HttpPolicy, Reply, Sleep, deadline_sentence
+from mcp_server.adapters.paths import UnsafeSegment, path
+from mcp_server.errors import InputError
 from mcp_server.redact import process_redactor
-from mcp_server.render.text import clean_text
+from mcp_server.render.markdown import snippet
 from mcp_server.settings import AppRef, Settings, app_from_key
 
 # LogRocket's highlights request ids are 64 hex digits; accept any short token of that alphabet
@@ -127,7 +129,15 @@ class LogRocketClient:
 
     async def identify_user(self, user_id: str, body: Mapping[str, Any]) -> LogRocketUser:
         key, app = self._settings.logrocket_credentials()
-        url = self._url(app, "users", quote(user_id, safe=""))
+        try:
+            url = self._url(app, "users", user_id)
+        except UnsafeSegment as exc:
+            # Refused before anything is sent: the request would reach another resource with the key and body.
+            raise InputError(
+                f"user_id {exc}, so it cannot be sent as one part of LogRocket's address for a user "
+                f"(/users/<user_id>): the request would reach another resource. Pass the user's id exactly as "
+                "the app gave it to LogRocket.identify()."
+            ) from None
         reply = await self._http.request(
             "PUT",
             url,
@@ -234,18 +244,18 @@ class LogRocketClient:
     # -- plumbing -------------------------------------------------------------------------------
 
     def _url(self, app: AppRef, *segments: str, trailing_slash: bool = False) -> str:
-        path = "/".join([quote(app.org, safe=""), "apps", quote(app.app, safe=""), *segments])
-        return f"{self._base}/orgs/{path}{'/' if trailing_slash else ''}"
+        """``{base}/orgs/{org}/apps/{app}/{segments}``: every value exactly one segment (UnsafeSegment if not)."""
+        return f"{self._base}/orgs/{path(app.org, 'apps', app.app, *segments)}{'/' if trailing_slash else ''}"
 
     def _json(self, reply: Reply, app: AppRef, op: str) -> Any:
         try:
             # Exact numbers: a cursor beyond 2**53 must survive, and floats stay as written.
             return json.loads(reply.body, parse_float=Decimal)
         except ValueError:
-            snippet = clean_text(process_redactor(reply.text), 80)
+            shown = snippet(process_redactor(reply.text), 80)
             raise UpstreamBadResponse(
                 f"LogRocket answered {op} for app {app} with HTTP {reply.status} but the body is not JSON "
-                f"({snippet!r}). Check LOGROCKET_API_URL (now {self._base}): it should be LogRocket's API "
+                f"({shown}). Check LOGROCKET_API_URL (now {self._base}): it should be LogRocket's API "
                 "base, for example https://api.logrocket.com/v1.",
                 status=reply.status,
             ) from None

@@ -1,12 +1,11 @@
 """A bounded on-disk cache of export indexes, so follow-up reads of the same export are instant.
 
-One directory per export, named by a hash of its URL without the signing parameters (a fresh signed
-URL for the same file hits the same entry). An entry is built in a scratch directory and renamed into
-place only when complete, with a manifest written last that records each file's size and CRC-32:
-an entry without a readable manifest, with a file of the wrong size, or whose data fails its CRC
-when first read, is deleted and rebuilt, never served. Entries older than ``max_age`` go; when the
-cache outgrows ``max_bytes`` the least recently used entries go first.
-"""
+One directory per export, named by a hash of its URL without the GCS/S3 signing parameters
+(``SIGNING_PARAMS``: a fresh signed URL for the same file hits the same entry). An entry is built in a
+scratch directory and renamed into place only when complete, with a manifest written last that records
+each file's size and CRC-32: an entry without a readable manifest, with a file of the wrong size, or
+whose data fails its CRC, is deleted and rebuilt, never served. Entries older than ``max_age`` go; when
+the cache outgrows ``max_bytes`` the least recently used entries go first."""
 
 from __future__ import annotations
 
@@ -20,7 +19,7 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import unquote_plus, urlsplit
 
 import msgspec
 import orjson
@@ -32,49 +31,65 @@ logger = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
 FORMAT_VERSION = 3  # 3: typed summary, compact rows, error groups, signed cursors
-_SIGNING_PARAMS = (
-    "x-goog-",
-    "x-amz-",
-    "expires",
-    "signature",
-    "key-pair-id",
-    "policy",
-    "googleaccessid",
-    "awsaccesskeyid",
-    "sig",
-    "se",
-    "st",
-    "sp",
-    "sv",
-    "sr",
-    "spr",
-    "skoid",
-    "sktid",
-    "skt",
-    "ske",
-    "sks",
-    "skv",
-    "response-",
+# The query parameters that only sign or expire a URL, on the storage services LogRocket's exports are known to
+# use. LogRocket calls the export links signed URLs without naming the service; the buckets its exports write
+# to are Google Cloud Storage and Amazon S3. So: GCS and S3 signing, in their V4 and older V2 forms, by exact
+# name, compared without case as both services do. Every other parameter (``response-*`` overrides, a
+# generation, anything an app adds) is part of what is fetched, so it stays in the key verbatim, in its order.
+SIGNING_PARAMS = frozenset(
+    {
+        # GCS V4 signing.
+        "x-goog-algorithm",
+        "x-goog-credential",
+        "x-goog-date",
+        "x-goog-expires",
+        "x-goog-signedheaders",
+        "x-goog-signature",
+        # GCS V2 signing.
+        "googleaccessid",
+        # S3 SigV4 presigning (a temporary credential adds its session token).
+        "x-amz-algorithm",
+        "x-amz-credential",
+        "x-amz-date",
+        "x-amz-expires",
+        "x-amz-signedheaders",
+        "x-amz-signature",
+        "x-amz-security-token",
+        # S3 SigV2.
+        "awsaccesskeyid",
+        # V2 of both: expiry and signature.
+        "expires",
+        "signature",
+    }
 )
 
 
 def url_key(url: str) -> str:
-    """The export's identity: its URL without the parameters that only sign or expire it."""
+    """The export's identity: its URL without the parameters that only sign or expire it.
+
+    Only the scheme and host are normalised (case, default port); the path and the remaining query are kept
+    byte for byte and in order, so two URLs that could name different files never share an entry.
+    """
     try:
         parts = urlsplit(url)
         port = parts.port
     except ValueError:
         return url  # not one urlsplit reads (the fetcher's parser accepted it): the URL is its own key
-    kept = [
-        (k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not k.lower().startswith(_SIGNING_PARAMS)
-    ]
-    return f"{parts.scheme}://{(parts.hostname or '').lower()}:{port or ''}{parts.path}?{urlencode(sorted(kept))}"
+    kept = [item for item in parts.query.split("&") if item and _param_name(item) not in SIGNING_PARAMS]
+    return f"{parts.scheme.lower()}://{(parts.hostname or '').lower()}:{port or ''}{parts.path}?{'&'.join(kept)}"
+
+
+def _param_name(item: str) -> str:
+    """A query item's parameter name as the storage service reads it (percent-decoded, any case)."""
+    return unquote_plus(item.partition("=")[0]).lower()
 
 
 @dataclass(frozen=True)
 class Entry:
     directory: Path
     manifest: dict[str, Any]
+    # The summary's bytes as read and checked against the manifest, so what is served is what was checked.
+    summary_bytes: bytes | None = None
 
     @property
     def tag(self) -> str:
@@ -82,9 +97,11 @@ class Entry:
         return str(self.manifest["tag"])
 
     def summary(self) -> SessionSummary:
+        """The summary, from bytes that passed their checksum (CorruptEntry if they do not, or do not decode)."""
+        raw = self.summary_bytes if self.summary_bytes is not None else checked_bytes(self, SUMMARY_FILE)
         try:
-            return decode_summary((self.directory / SUMMARY_FILE).read_bytes())
-        except (OSError, msgspec.DecodeError, msgspec.ValidationError) as exc:
+            return decode_summary(raw)
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
             raise CorruptEntry(f"{SUMMARY_FILE} is unreadable ({exc})") from None
 
     def path(self, name: str) -> Path:
@@ -95,18 +112,34 @@ class CorruptEntry(Exception):
     pass
 
 
+def checked_bytes(entry: Entry, name: str) -> bytes:
+    """A (small) file of the entry, read once and checked against its size and CRC-32 in the manifest."""
+    try:
+        size, expected = entry.manifest["files"][name]
+        data = (entry.directory / name).read_bytes()
+    except (OSError, KeyError, TypeError, ValueError) as exc:
+        raise CorruptEntry(f"{name} is unreadable ({exc})") from None
+    if len(data) != size or zlib.crc32(data) != expected:
+        raise CorruptEntry(f"{name} fails its checksum")
+    return data
+
+
 class ExportCache:
     def __init__(self, root: Path, *, max_bytes: int, max_age: float) -> None:
         self.root = root
         self.max_bytes = max_bytes
         self.max_age = max_age
-        self._verified: set[tuple[str, str]] = set()
+        # Files whose CRC matched, with what their inode said then (number, size, mtime, ctime). Any change to
+        # a file moves its ctime, which no one but the clock can set back, so a file is checked again on the
+        # first read after it changed, however the change was made; an unchanged one is not re-read per page.
+        self._verified: dict[Path, tuple[int, int, int, int]] = {}
 
     @staticmethod
     def key(url: str) -> str:
         return hashlib.sha256(url_key(url).encode()).hexdigest()[:40]
 
     def lookup(self, key: str) -> Entry | None:
+        self._private_root()
         directory = self.root / key
         manifest_path = directory / MANIFEST
         if not manifest_path.exists():
@@ -124,7 +157,8 @@ class ExportCache:
                 if (directory / name).stat().st_size != size:
                     raise CorruptEntry(f"{name} has the wrong size")
             entry = Entry(directory, manifest)
-            self.verify(entry, SUMMARY_FILE)
+            entry = Entry(directory, manifest, checked_bytes(entry, SUMMARY_FILE))
+            entry.summary()  # a summary that passes its checksum but does not parse is no better
         except (CorruptEntry, OSError, ValueError, KeyError, TypeError) as exc:
             self._discard(directory, f"unusable ({exc})")
             return None
@@ -132,22 +166,33 @@ class ExportCache:
         return entry
 
     def verify(self, entry: Entry, name: str) -> None:
-        """Check a file's CRC-32 the first time this process reads it; raise CorruptEntry on mismatch."""
-        marker = (entry.tag, name)
-        if marker in self._verified:
+        """Check a file's CRC-32 before it is read, unless it passed and has not changed since; CorruptEntry if not."""
+        file_path = entry.directory / name
+        try:
+            expected = entry.manifest["files"][name][1]
+            st = file_path.stat()
+        except (OSError, KeyError, TypeError, IndexError) as exc:
+            raise CorruptEntry(f"{name} is unreadable ({exc})") from None
+        identity = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+        if self._verified.get(file_path) == identity:
             return
-        expected = entry.manifest["files"][name][1]
         crc = 0
-        with (entry.directory / name).open("rb") as file:
+        with file_path.open("rb") as file:
             while chunk := file.read(1 << 20):
                 crc = zlib.crc32(chunk, crc)
         if crc != expected:
+            self._verified.pop(file_path, None)
             raise CorruptEntry(f"{name} fails its checksum")
-        self._verified.add(marker)
+        if len(self._verified) > 4096:
+            self._verified.clear()
+        self._verified[file_path] = identity
 
     def scratch(self) -> Path:
-        path = self.root / ".building" / uuid.uuid4().hex
-        path.mkdir(parents=True)
+        self._private_root()
+        building = self.root / ".building"
+        building.mkdir(mode=0o700, exist_ok=True)
+        path = building / uuid.uuid4().hex
+        path.mkdir(mode=0o700)
         return path
 
     def commit(self, scratch: Path, key: str, files: dict[str, tuple[int, int]], extra: dict[str, Any]) -> Entry:
@@ -159,7 +204,13 @@ class ExportCache:
             "files": files,
             **extra,
         }
-        (scratch / MANIFEST).write_bytes(orjson.dumps(manifest))
+        # Entries hold users' names and emails: owner-only, whatever the umask made of the builder's files.
+        scratch.chmod(0o700)
+        for built in scratch.iterdir():
+            built.chmod(0o600)
+        descriptor = os.open(scratch / MANIFEST, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "wb") as file:
+            file.write(orjson.dumps(manifest))
         target = self.root / key
         if target.exists():
             self._discard(target, "replaced")
@@ -222,6 +273,15 @@ class ExportCache:
                     shutil.rmtree(scratch, ignore_errors=True)
             except OSError:
                 continue
+
+    def _private_root(self) -> None:
+        """The cache folder, created owner-only (0700), and made so if it was not: entries hold names and emails."""
+        self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        try:
+            if self.root.stat().st_mode & 0o077:
+                self.root.chmod(0o700)
+        except OSError as exc:  # not ours to change: say so, the entries inside are still owner-only
+            logger.warning("export cache: cannot make %s owner-only: %s", self.root, exc)
 
     def _discard(self, directory: Path, why: str) -> None:
         logger.info("export cache: dropping %s: %s", directory.name, why)

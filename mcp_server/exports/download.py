@@ -35,7 +35,7 @@ from mcp_server.adapters.errors import (
 from mcp_server.adapters.http import describe_error, parse_retry_after
 from mcp_server.exports.guard import ExportUrlPolicy, UrlRefused
 from mcp_server.exports.summary import Reading
-from mcp_server.render.text import clean_text
+from mcp_server.render.markdown import quoted
 
 MAX_REDIRECTS = 5
 PIECE = 256 << 10  # decompress at most this much per step (then the deadline is checked)
@@ -248,7 +248,7 @@ async def _open(
 def _http_error(status: int, body: str, *, retried: bool, retry_after: float | None) -> UpstreamError:
     code = re.search(r"<Code>([^<]{1,80})</Code>", body)
     message = re.search(r"<Message>([^<]{1,200})</Message>", body)
-    said = ": " + clean_text(" ".join(m.group(1) for m in (code, message) if m), 200) if code or message else ""
+    said = ": " + quoted(" ".join(m.group(1) for m in (code, message) if m), 200) if code or message else ""
     expired = "expired" in body.lower() or (code is not None and code.group(1) in ("ExpiredToken", "AccessDenied"))
     if status in (400, 401, 403) and (expired or "signature" in body.lower() or status == 403):
         return UpstreamError(

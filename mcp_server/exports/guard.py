@@ -74,8 +74,6 @@ class ExportUrlPolicy:
 
     def check_address(self, host: str, address: str) -> None:
         ip = ipaddress.ip_address(address.split("%", 1)[0])
-        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-            ip = ip.ipv4_mapped
         why = _why_refused(ip)
         if why is None:
             return
@@ -86,7 +84,43 @@ class ExportUrlPolicy:
         )
 
 
+# IPv6 ranges that carry an IPv4 address a packet ends up at: 6to4 (RFC 3056), Teredo (RFC 4380: its server
+# and its client), and NAT64's well-known prefix (RFC 6052), which DNS64 resolvers synthesise for IPv4-only
+# hosts on IPv6-only networks, so it is judged by the address it embeds. Network-specific NAT64 prefixes
+# cannot be told from ordinary addresses; the local-use one (RFC 8215) is refused outright.
+_SIXTOFOUR = ipaddress.ip_network("2002::/16")
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+_NAT64_LOCAL = ipaddress.ip_network("64:ff9b:1::/48")
+_IPV4_COMPATIBLE = ipaddress.ip_network("::/96")  # deprecated ::a.b.c.d
+_SITE_LOCAL = ipaddress.ip_network("fec0::/10")  # deprecated, but still routed inside some sites
+
+
+def embedded_ipv4(ip: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses an IPv6 address leads to (mapped, 6to4, Teredo, NAT64, IPv4-compatible)."""
+    if ip.ipv4_mapped is not None:
+        return [ip.ipv4_mapped]
+    if ip in _SIXTOFOUR:
+        return [ipaddress.IPv4Address((int(ip) >> 80) & 0xFFFFFFFF)]
+    if ip.teredo is not None:
+        return list(ip.teredo)
+    if ip in _NAT64 or (ip in _IPV4_COMPATIBLE and int(ip) > 1):
+        return [ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)]
+    return []
+
+
 def _why_refused(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
+    if isinstance(ip, ipaddress.IPv6Address):
+        embedded = embedded_ipv4(ip)
+        for inner in embedded:
+            why = _why_refused(inner)
+            if why is not None:
+                return why if ip.ipv4_mapped is not None else f"an IPv6 address leading to {inner}, {why}"
+        if ip.ipv4_mapped is not None or (embedded and ip in _NAT64):
+            return None  # judged by the IPv4 address it stands for, which passed
+        if ip in _SITE_LOCAL:
+            return "a site-local address"
+        if ip in _NAT64_LOCAL:
+            return "a local-use NAT64 address"
     if ip in _METADATA:
         return "the cloud metadata address"
     if ip.is_loopback:

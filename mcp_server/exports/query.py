@@ -125,6 +125,12 @@ def iter_rows(
     raw_needle = needle.encode() if needle is not None and set(needle) <= _VERBATIM else None
     offset, index, shown = start.offset, start.index, start.shown
     with entry.path(name).open("rb") as file:
+        # Cursors are in the caller's hands: one that does not point just after a line end is refused (the
+        # file passed its checksum, so a line cut in two would otherwise look like damage, and cost the entry).
+        if offset:
+            file.seek(offset - 1)
+            if file.read(1) != b"\n":
+                raise InputError(_FORGED)
         file.seek(offset)
         for line in file:
             offset += len(line)

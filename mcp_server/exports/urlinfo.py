@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import unquote, urlsplit
 
+from mcp_server.adapters.paths import replay_url
+
 # A LogRocket recording id is a digit, a dash and a UUID; the session index follows it.
 _RECORDING = re.compile(
     r"(?P<rec>\d-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})(?:[-/_](?P<idx>\d{1,4})(?!\d))?",
@@ -39,8 +41,9 @@ class ExportUrlInfo:
 
     def replay_url(self, org: str, app: str) -> str | None:
         """The session's page in LogRocket, built the documented way, when the recording id is known."""
-        sid = self.session_id
-        return f"https://app.logrocket.com/{org}/{app}/s/{sid}" if sid else None
+        if self.recording_id is None:
+            return None
+        return replay_url(org, app, self.recording_id, str(self.session_index or 0))
 
 
 def inspect_export_url(url: str) -> ExportUrlInfo:

@@ -18,7 +18,7 @@ from mcp_server.adapters.errors import (
 )
 from mcp_server.galileo.wait import DONE, FAILED, PENDING, Check
 from mcp_server.redact import process_redactor
-from mcp_server.render.text import clean_text
+from mcp_server.render.markdown import quoted
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ def check_message(check: Check, *, resumed: bool) -> str:
         return f"Galileo reports FAILED for this request ({elapsed})"
     if check.status == PENDING:
         return f"Galileo is still working: {elapsed}, {TYPICAL}"
-    return f"LogRocket reports an unknown status for this request: {clean_text(check.status, 40)} ({elapsed})"
+    return f"LogRocket reports an unknown status for this request: {quoted(check.status, 40)} ({elapsed})"
 
 
 def failure_reason(error: UpstreamError | None) -> str:

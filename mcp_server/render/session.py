@@ -1,8 +1,8 @@
 """Markdown for one session export: the digest, and one listing page.
 
-Everything quoted from the session (URLs, messages, names, properties) was written by the end users
-of the recorded app, so it only ever appears inside code spans (``code``) or escaped (``plain``),
-shortened, with control characters removed: it cannot open a link, a heading or a table row.
+Everything quoted from the session (URLs, messages, names, levels, properties) was written by the end users
+of the recorded app, so it only ever appears through ``code`` or ``inert`` (a code span unless it is a plain
+word or number), shortened, with control characters removed: it cannot open a link, a heading or a table row.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from mcp_server.exports.focus import (
 from mcp_server.exports.reader import Page
 from mcp_server.exports.summary import Counts, Moment, NameCount, Reading, SessionSummary
 from mcp_server.render.budget import Budget
-from mcp_server.render.markdown import code, plain, table_head, table_row
+from mcp_server.render.markdown import Markup, code, inert, table_head, table_row
 from mcp_server.timeparse import iso
 
 DATA_NOTICE = (
@@ -81,7 +81,7 @@ def call(url: str, **arguments: Any) -> str:
 def status_text(status: int | None, failed: bool) -> str:
     if status is None:
         return "no response"
-    return f"**{status}**" if failed else str(status)
+    return Markup(f"**{status}**") if failed else str(status)
 
 
 def props(value: Any, limit: int) -> str:
@@ -158,7 +158,7 @@ def digest_markdown(
             "console",
             summary.console,
             summary.console_distinct,
-            lambda c: table_row([offset(c.first_t, start), f"×{c.count}", c.level, code(c.message, 240)]),
+            lambda c: table_row([offset(c.first_t, start), f"×{c.count}", inert(c.level, 40), code(c.message, 240)]),
             table_head(["first at", "count", "level", "message"]),
         ),
         (
@@ -210,7 +210,7 @@ def _header(summary: SessionSummary, start: int | None, counts: Counts) -> list[
     who = []
     if user is not None:
         who = [
-            plain(user.name, 80) if user.name else None,
+            code(user.name, 80) if user.name else None,
             code(user.user_id, 80) if user.user_id else None,
             code(user.email, 120) if user.email else None,
         ]
@@ -270,7 +270,7 @@ def _n(n: int, noun: str) -> str:
 def _moment(m: Moment | MomentRow) -> str:
     kind = m.kind
     strong = kind in ("error", "failed request", "console error")
-    label = f"**{kind}**" if strong else kind
+    label = f"**{kind}**" if strong else inert(kind, 40)
     return f"{label} {code(m.text or '', 200)}"
 
 
@@ -339,7 +339,7 @@ def _focus_hint(url: str) -> str:
 def row_markdown(row: Row, start: int | None) -> str:
     """One table row of a listing; every recorded value quoted inert."""
     if isinstance(row, ErrorGroupRow):
-        pages = ", ".join(code(p, 80) for p in row.pages[:3]) or "?"
+        pages = Markup(", ".join(code(p, 80) for p in row.pages[:3]) or "?")
         return table_row(
             [
                 offset(row.first_t, start),
@@ -353,7 +353,7 @@ def row_markdown(row: Row, start: int | None) -> str:
     if isinstance(row, ErrorRow):
         cells = [at, code(row.type or "?", 60), code(row.message, 500), code(row.page or "?", 120)]
         if row.stack:
-            cells[2] += " stack: " + code(row.stack, 400)
+            cells[2] = Markup(f"{cells[2]} stack: {code(row.stack, 400)}")
         return table_row(cells)
     if isinstance(row, NetworkRow):
         return table_row(
@@ -376,9 +376,9 @@ def row_markdown(row: Row, start: int | None) -> str:
             k: v for k, v in (("user_id", row.user_id), ("name", row.name), ("email", row.email)) if v
         }
         details.update(row.fields)
-        return table_row([at, row.kind, props(details, 700)])
+        return table_row([at, inert(row.kind, 40), props(details, 700)])
     if isinstance(row, MomentRow):
-        return table_row([at, row.kind, code(row.text, 400)])
+        return table_row([at, inert(row.kind, 40), code(row.text, 400)])
     if isinstance(row, OtherRow):
         return table_row([at, code(row.type or "?", 80), code(row.raw, 600)])
     assert_never(row)

@@ -4,7 +4,8 @@ Galileo's highlights are Markdown whose value is in their links: replay URLs tha
 (``https://app.logrocket.com/<org>/<app>/s/<recording>/<session>?t=<ms>``). Those must survive byte for
 byte. Everything else that could act on the reader is neutralized:
 
-- control and format characters (bidi overrides, zero-width marks) are removed;
+- control and format characters (bidi overrides, zero-width marks) are removed, also when written as an
+  HTML entity (``&ZeroWidthSpace;``, ``&#x202E;``), which renderers decode;
 - raw HTML never reaches a renderer: comments, ``script``/``style`` blocks and tags are dropped, and a
   stray ``<`` that could still open a tag is escaped;
 - only http(s) links stay links; any other target (``javascript:``, ``data:``, ``file:``, relative) is
@@ -17,6 +18,7 @@ The text is otherwise kept as written (lists, emphasis, indentation), since it i
 
 from __future__ import annotations
 
+import html
 import re
 from urllib.parse import urlsplit
 
@@ -37,6 +39,7 @@ _INLINE_LINK = re.compile(
     r"\(\s*(<[^<>\n]*>|(?:[^()\s]|\([^()\s]*\))*)(\s+(?:\"[^\"\n]*\"|'[^'\n]*'|\([^()\n]*\)))?\s*\)"
 )
 _REFERENCE = re.compile(r"^ {0,3}\[[^\]\n]+\]:[ \t]*(\S+).*$", re.M)
+_ENTITY = re.compile(r"&(?:#[0-9]{1,8}|#[xX][0-9A-Fa-f]{1,8}|[A-Za-z][A-Za-z0-9]{1,31});")
 _HEADING = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.*?)[ \t#]*$", re.M)
 
 
@@ -54,6 +57,7 @@ def is_web_url(url: str) -> bool:
 def sanitize_markdown(text: str) -> str:
     """Upstream Markdown with its http(s) links intact and nothing that could act on the reader."""
     text = strip_controls(text.replace("\r\n", "\n").replace("\r", "\n"), keep_newlines=True)
+    text = _ENTITY.sub(_entity, text)
     text = _COMMENT.sub("", text)
     text = _RAW_BLOCK.sub("", text)
     text = _AUTOLINK.sub(_autolink, text)
@@ -89,6 +93,14 @@ def clip_markdown(text: str, limit: int) -> tuple[str, int]:
             cut = opener
     kept = text[:cut].rstrip()
     return kept, len(text) - len(kept)
+
+
+def _entity(match: re.Match[str]) -> str:
+    """An entity that a renderer would decode into a control, format or line-breaking character: dropped."""
+    decoded = html.unescape(match.group(0))
+    if decoded != match.group(0) and strip_controls(decoded).strip() != decoded:
+        return ""
+    return match.group(0)
 
 
 def _autolink(match: re.Match[str]) -> str:

@@ -9,7 +9,7 @@ from pydantic import AfterValidator, BaseModel, Field, StrictBool, StrictInt, St
 
 from mcp_server.errors import InputError
 from mcp_server.render.budget import Budget
-from mcp_server.render.markdown import code, plain, table_head, table_row
+from mcp_server.render.markdown import code, table_head, table_row
 from mcp_server.tools.output import answer
 from mcp_server.tools.runtime import ToolContext, runtime
 from mcp_server.validation import email_address
@@ -109,7 +109,7 @@ def _markdown(out: IdentifyUserOutput) -> str:
     budget = Budget(MAX_CHARS, reserve=600 + sum(len(n) for n in note_lines))
     budget.add(f"Updated LogRocket user {code(user.user_id)} in app {code(out.app_id)}.")
     budget.add("")
-    budget.add(f"- **Name:** {plain(user.name) if user.name else '(not set)'}")
+    budget.add(f"- **Name:** {code(user.name) if user.name else '(not set)'}")
     budget.add(f"- **Email:** {code(user.email) if user.email else '(not set)'}")
     shown = 0
     if user.traits:

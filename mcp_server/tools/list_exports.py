@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field, StringConstraints
 from mcp_server.errors import InputError
 from mcp_server.exports.urlinfo import ExportUrlInfo, inspect_export_url
 from mcp_server.render.budget import Budget
-from mcp_server.render.markdown import code, table_head, table_row
+from mcp_server.render.markdown import Markup, code, table_head, table_row
 from mcp_server.settings import AppRef
 from mcp_server.timeparse import iso, now_ms, parse_instant
 from mcp_server.tools.output import answer
@@ -195,7 +195,7 @@ def _expiry(expires_at: str | None, now: datetime) -> str:
     when = datetime.fromisoformat(expires_at.replace("Z", "+00:00"))
     seconds = (when - now).total_seconds()
     if seconds <= 0:
-        return "**expired** (list again for a fresh link)"
+        return Markup("**expired** (list again for a fresh link)")
     if seconds < 3600:
         return f"in {int(seconds // 60)} min"
     if seconds < 172800:

@@ -17,7 +17,7 @@ from mcp_server.adapters.highlight import Scalar, as_text
 from mcp_server.adapters.http import shared_deadline
 from mcp_server.errors import InputError
 from mcp_server.render.budget import Budget
-from mcp_server.render.markdown import code, table_head, table_row
+from mcp_server.render.markdown import Markup, code, table_head, table_row
 from mcp_server.tools.output import answer
 from mcp_server.tools.runtime import ToolContext, runtime
 
@@ -301,7 +301,7 @@ def _markdown(out: PushHighlightEventOutput, project_number: str | None, no_link
         f"{_count(len(ev.properties), 'property', 'properties')}",
     }
     for step in out.accepted:
-        lines.append(table_row([step, steps[step], "accepted"]))
+        lines.append(table_row([step, Markup(steps[step]), "accepted"]))
 
     closing = [
         "",

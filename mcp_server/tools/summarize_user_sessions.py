@@ -21,19 +21,21 @@ from pydantic import AfterValidator, Field, StringConstraints
 
 from mcp_server.adapters.errors import UpstreamError, UpstreamNotFound
 from mcp_server.adapters.logrocket import HighlightsResult
+from mcp_server.adapters.paths import replay_url
 from mcp_server.errors import InputError, UserFacingError
 from mcp_server.galileo.markdown import call_text, pending_markdown, ready_markdown
 from mcp_server.galileo.output import SessionSummary, SummarizeOutput, TimeRange
 from mcp_server.galileo.progress import ProgressReporter, failure_reason
 from mcp_server.galileo.schedule import DEFAULT_SCHEDULE
 from mcp_server.galileo.wait import Outcome, Waiter
-from mcp_server.render.text import clean_text
+from mcp_server.render.markdown import snippet
 from mcp_server.render.upstream_markdown import clip_markdown, markdown_links, sanitize_markdown
 from mcp_server.settings import MAX_WAIT_LIMIT, AppRef
 from mcp_server.timeparse import iso, now_ms, parse_instant
 from mcp_server.tools.output import answer
 from mcp_server.tools.runtime import ToolContext, runtime
 from mcp_server.validation import email_address, web_url
+from mcp_server.webhook import check_webhook
 
 NAME = "summarize_user_sessions"
 TITLE = "Summarize a user's sessions (LogRocket Galileo)"
@@ -121,7 +123,8 @@ async def summarize_user_sessions(
         str | None,
         Field(
             max_length=2048,
-            description="Optional http(s) URL LogRocket should also POST the finished highlights to.",
+            description="Optional http(s) URL LogRocket should also POST the finished highlights to. Only hosts "
+            "the server's operator allowed (SESSION_REPLAY_MCP_WEBHOOK_ALLOWED_HOSTS), never in read-only mode.",
         ),
         AfterValidator(web_url),
     ] = None,
@@ -142,6 +145,8 @@ async def summarize_user_sessions(
         )
     time_range = _time_range(start, end)
     rt = runtime(ctx)
+    if webhook_url is not None:
+        check_webhook(webhook_url, rt.settings)  # before anything is sent: data must not leave unasked
     lr = rt.logrocket
     app = lr.app  # a missing setting is reported before anything is sent
     body = _body(user_email, user_id, question, time_range, webhook_url) if (user_email or user_id) else None
@@ -173,7 +178,7 @@ async def summarize_user_sessions(
             raise UserFacingError(_failed_twice(retried, current, body, resume_args(current)))
     if outcome.kind == "unknown":
         raise UserFacingError(
-            f"LogRocket answered highlights request {current} with status {clean_text(outcome.status or '', 60)!r}, "
+            f"LogRocket answered highlights request {current} with status {snippet(outcome.status or '', 60)}, "
             "which this server "
             "does not know (it knows PENDING, READY, COMPLETE and FAILED), so it stopped waiting. To look again, "
             f"call {call_text(resume_args(current))}."
@@ -292,7 +297,9 @@ def _result(result: HighlightsResult, app: AppRef) -> tuple[str, list[SessionSum
     sessions = []
     for s in result.sessions:
         text = clip_markdown(sanitize_markdown(s.highlights), FIELD_CHARS)[0]
-        replay = f"https://app.logrocket.com/{app.org}/{app.app}/s/{s.session_id}" if s.recording_id else None
+        replay = None
+        if s.recording_id and s.session_id:
+            replay = replay_url(app.org, app.app, s.recording_id, s.session_id.removeprefix(f"{s.recording_id}/"))
         sessions.append(
             SessionSummary.model_construct(
                 session_id=s.session_id, replay_url=replay, highlights=text, links=markdown_links(text)
