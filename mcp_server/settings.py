@@ -54,6 +54,12 @@ ENV_VARS: Mapping[str, str] = {
     "auth_token": "SESSION_REPLAY_MCP_AUTH_TOKEN",
     "allow_unauthenticated": "SESSION_REPLAY_MCP_ALLOW_UNAUTHENTICATED",
     "max_request_bytes": "SESSION_REPLAY_MCP_MAX_REQUEST_BYTES",
+    "index_url": "SESSION_REPLAY_MCP_INDEX_URL",
+    "index_retention_days": "SESSION_REPLAY_MCP_INDEX_RETENTION_DAYS",
+    "sync_time_budget": "SESSION_REPLAY_MCP_SYNC_TIME_BUDGET",
+    "sync_concurrency": "SESSION_REPLAY_MCP_SYNC_CONCURRENCY",
+    "sync_every": "SESSION_REPLAY_MCP_SYNC_EVERY",
+    "sync_on_start": "SESSION_REPLAY_MCP_SYNC_ON_START",
 }
 
 # The most SESSION_REPLAY_MCP_MAX_WAIT_SECONDS may allow: one tool call holding for an hour is enough.
@@ -118,6 +124,17 @@ class Settings:
     auth_token: str | None = field(default=None, repr=False)
     allow_unauthenticated: bool = False
     max_request_bytes: int = 1 << 20
+    # The session index: None is SQLite in the user's data directory; else sqlite:////path.db, a path, or
+    # postgresql://... (shared by every worker on every machine). Sessions older than the retention are pruned.
+    index_url: str | None = field(default=None, repr=False)
+    index_retention_days: float = 30.0
+    # sync_sessions: seconds one call may take before it answers "not done" with the call that continues,
+    # and exports read at once. sync_every: seconds between background syncs (0: off); sync_on_start: one
+    # background sync as the server starts.
+    sync_time_budget: float = 50.0
+    sync_concurrency: int = 4
+    sync_every: float = 0.0
+    sync_on_start: bool = False
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -158,6 +175,22 @@ class Settings:
                 f"{ENV_VARS['max_wait_seconds']} must be more than 0 and at most {MAX_WAIT_LIMIT} seconds, "
                 f"got {self.max_wait_seconds:g}"
             )
+        if self.index_retention_days <= 0:
+            raise ConfigError(
+                f"{ENV_VARS['index_retention_days']} must be a number of days above 0, "
+                f"got {self.index_retention_days:g}"
+            )
+        if not 1 <= self.sync_concurrency <= 32:
+            raise ConfigError(f"{ENV_VARS['sync_concurrency']} must be from 1 to 32, got {self.sync_concurrency}")
+        if not 0 < self.sync_time_budget <= MAX_WAIT_LIMIT:
+            raise ConfigError(
+                f"{ENV_VARS['sync_time_budget']} must be more than 0 and at most {MAX_WAIT_LIMIT} seconds, "
+                f"got {self.sync_time_budget:g}"
+            )
+        if self.sync_every < 0 or 0 < self.sync_every < 60:
+            raise ConfigError(
+                f"{ENV_VARS['sync_every']} must be 0 (off) or at least 60 seconds, got {self.sync_every:g}"
+            )
         if self.max_request_bytes < MIN_REQUEST_BYTES:
             raise ConfigError(
                 f"{ENV_VARS['max_request_bytes']} must be at least {MIN_REQUEST_BYTES} bytes, "
@@ -189,7 +222,8 @@ class Settings:
     @property
     def secrets(self) -> tuple[str, ...]:
         """Values that must never appear in any output or log."""
-        return tuple(s for s in (self.logrocket_api_key, self.auth_token) if s)
+        index_password = urlsplit(self.index_url).password if self.index_url and "://" in self.index_url else None
+        return tuple(s for s in (self.logrocket_api_key, self.auth_token, index_password) if s)
 
     def logrocket_credentials(self) -> tuple[str, AppRef]:
         """The API key and app a LogRocket call needs, or a ConfigError naming what to set."""
@@ -276,5 +310,6 @@ def _convert(name: str, var: str, raw: str, default: Any) -> Any:
         try:
             return float(raw)
         except ValueError:
-            raise ConfigError(f"{var} must be a number of seconds, got {raw!r}") from None
+            unit = "days" if name.endswith("_days") else "seconds"
+            raise ConfigError(f"{var} must be a number of {unit}, got {raw!r}") from None
     return raw

@@ -1,0 +1,302 @@
+"""Syncing the session index: resumable, never twice, failures kept and retried, one sync per app, coverage."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+
+from mcp_server.adapters.logrocket import LogRocketClient
+from mcp_server.exports.reader import ExportReader
+from mcp_server.library.db import open_database
+from mcp_server.library.store import SessionQuery, Store
+from mcp_server.library.sync import Syncer, SyncProgress
+from mcp_server.sandbox.app import Sandbox
+from mcp_server.sandbox.faults import Fault
+from mcp_server.sandbox.server import SandboxServer
+from mcp_server.sandbox.world import SandboxWorld
+from mcp_server.settings import Settings
+from tests import library_truth as bf
+from tests.conftest import ANCHOR_MS, connect, text_of
+from tests.library_backends import BACKENDS, index_url
+
+pytestmark = pytest.mark.anyio
+SINCE = ANCHOR_MS - 10 * bf.DAY_MS
+PAGE = 25  # several listing pages per sync
+
+
+@pytest.fixture(scope="module")
+def small_world() -> Iterator[SandboxServer]:
+    with SandboxServer(Sandbox(SandboxWorld(anchor_ms=ANCHOR_MS, highlights_delay=0.2, history=12))) as server:
+        yield server
+
+
+@pytest.fixture
+def world(small_world: SandboxServer) -> Iterator[SandboxServer]:
+    small_world.sandbox.faults.clear()
+    small_world.sandbox.requests.clear()
+    yield small_world
+    small_world.sandbox.faults.clear()
+
+
+@pytest.fixture(params=BACKENDS)
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    with index_url(request.param, tmp_path) as value:
+        yield value
+
+
+def settings_for(server: SandboxServer, url: str, cache: Path, **extra: Any) -> Settings:
+    return server.settings(
+        Settings(retry_base_delay=0.01, read_timeout=5.0, cache_dir=str(cache), index_url=url, **extra)
+    )
+
+
+class Worker:
+    """What one server process holds: its own store connection, LogRocket client and export reader."""
+
+    def __init__(self, settings: Settings, owner: str | None = None) -> None:
+        self.store = Store(open_database(settings.index_url, Path("unused")))
+        self.lr = LogRocketClient(settings)
+        self.reader = ExportReader(settings)
+        self.syncer = Syncer(self.store, self.lr, self.reader, concurrency=3, owner=owner, page_size=PAGE)
+
+    async def close(self) -> None:
+        await self.reader.aclose()
+        await self.lr.aclose()
+        self.store.close()
+
+
+def snapshot(store: Store) -> list[tuple[Any, ...]]:
+    """Everything indexed, minus what legitimately differs between runs (signing time, indexing time)."""
+    rows = store.db.read(
+        "SELECT app, session_id, listing_cursor, listing_date_ms, started_ms, ended_ms, user_key, pages, events, "
+        "errors, failed_requests, custom_events FROM srm_sessions ORDER BY app, session_id"
+    )
+    children = [
+        store.db.read(f"SELECT * FROM {t} ORDER BY app, session_id, 5")
+        for t in ("srm_session_pages", "srm_session_errors", "srm_session_requests", "srm_session_events")
+    ]
+    return [*rows, *(tuple(r) for c in children for r in c)]
+
+
+def downloads(server: SandboxServer) -> Counter[str]:
+    return Counter(r.path for r in server.sandbox.requests.items() if r.path.startswith("/export-files/"))
+
+
+def app_sessions(server: SandboxServer) -> int:
+    app = server.world.app("acme", "web")
+    assert app is not None
+    return len(app.sessions)
+
+
+async def full_sync(settings: Settings) -> list[tuple[Any, ...]]:
+    worker = Worker(settings)
+    try:
+        outcome = await worker.syncer.run(since_ms=SINCE)
+        assert outcome.status == "done"
+        return snapshot(worker.store)
+    finally:
+        await worker.close()
+
+
+async def test_a_sync_stopped_anywhere_and_run_again_ends_with_the_same_index(world, url, tmp_path):
+    reference_url = str(tmp_path / "reference.db")
+    expected = await full_sync(settings_for(world, reference_url, tmp_path / "c1"))
+    world.sandbox.requests.clear()
+    assert len([r for r in expected if len(r) == 12]) == app_sessions(world)
+    settings = settings_for(world, url, tmp_path / "c2")
+    # Stopped by max_sessions (mid-page), by the time budget, and killed (cancelled) at arbitrary points.
+    stops: list[dict[str, Any]] = [{"max_sessions": 7}, {"time_budget": 0.0}, {"kill_after": 5}, {"max_sessions": 30}]
+    worker = Worker(settings)
+    try:
+        for stop in stops:
+            kill_after = stop.pop("kill_after", None)
+            if kill_after is None:
+                outcome = await worker.syncer.run(since_ms=SINCE, **stop)
+                assert outcome.status == "partial"
+                continue
+
+            async def killer(p: SyncProgress, limit: int = kill_after) -> None:
+                if p.indexed >= limit:
+                    raise KillSync
+
+            with pytest.raises(BaseExceptionGroup) as killed:
+                await worker.syncer.run(since_ms=SINCE, report=killer)
+            assert killed.group_contains(KillSync)
+        outcome = await worker.syncer.run()
+        assert outcome.status == "done"
+        assert snapshot(worker.store) == expected
+    finally:
+        await worker.close()
+    # Only reads the kill cut short (at most one per concurrent download) were made again.
+    counts = downloads(world)
+    assert len(counts) == app_sessions(world)
+    assert max(counts.values()) <= 2 and sum(n - 1 for n in counts.values()) <= 3
+
+
+class KillSync(Exception):
+    pass
+
+
+async def test_a_repeated_sync_downloads_nothing(world, url, tmp_path):
+    settings = settings_for(world, url, tmp_path / "c")
+    await full_sync(settings)
+    world.sandbox.requests.clear()
+    worker = Worker(settings)
+    try:
+        again = await worker.syncer.run(since_ms=SINCE)  # continues from the saved cursor: nothing new
+        earlier = await worker.syncer.run(since_ms=SINCE - bf.DAY_MS)  # lists everything again
+    finally:
+        await worker.close()
+    assert again.status == "done" and again.progress.indexed == 0
+    assert earlier.status == "done" and earlier.progress.indexed == 0
+    assert earlier.progress.already == app_sessions(world)
+    assert downloads(world) == Counter()
+
+
+async def test_two_syncs_at_once_index_nothing_twice(world, url, tmp_path):
+    settings = settings_for(world, url, tmp_path / "c")
+    one, two = Worker(settings, owner="worker-1"), Worker(settings, owner="worker-2")
+    outcomes: dict[str, Any] = {}
+    try:
+        async with anyio.create_task_group() as tg:
+
+            async def run(name: str, worker: Worker) -> None:
+                outcomes[name] = await worker.syncer.run(since_ms=SINCE)
+
+            tg.start_soon(run, "one", one)
+            tg.start_soon(run, "two", two)
+        # Whichever came second saw the other's lock and said so, or came after it had finished.
+        statuses = sorted(o.status for o in outcomes.values())
+        assert statuses in (["done", "running"], ["done", "done"])
+        running = [o for o in outcomes.values() if o.status == "running"]
+        assert all(o.holder_started_ms is not None for o in running)
+        total = sum(o.progress.indexed for o in outcomes.values())
+        assert total == app_sessions(world)
+        assert len(one.store.find(SessionQuery(), after=None, limit=10_000)) == app_sessions(world)
+    finally:
+        await one.close()
+        await two.close()
+    assert max(downloads(world).values()) == 1
+
+
+async def test_a_failed_export_is_recorded_with_its_reason_and_retried_by_the_next_sync(world, url, tmp_path):
+    app = world.world.app("acme", "web")
+    assert app is not None
+    victim = app.sessions[3]
+    world.sandbox.faults.add(Fault(kind="status", status=403, path=victim.recording_id, times=100))
+    settings = settings_for(world, url, tmp_path / "c")
+    async with connect(settings) as client:
+        first = await client.call_tool("sync_sessions", {"since": SINCE})
+        data = first.structured_content
+        assert data is not None and data["failed"] == 1
+        assert data["failures"][0]["session_id"] == victim.session_id
+        assert "403" in data["failures"][0]["reason"]
+        assert "will be retried by the next sync" in text_of(first)
+        assert data["coverage"]["apps"][0]["failed_exports"] == 1
+        world.sandbox.faults.clear()
+        second = await client.call_tool("sync_sessions", {})
+        data = second.structured_content
+        assert data is not None and data["retried"] == 1 and data["indexed"] == 1 and data["failed"] == 0
+        assert data["coverage"]["apps"][0]["failed_exports"] == 0
+        found = await client.call_tool("find_sessions", {"user": victim.user.user_id, "limit": 100})
+        assert found.structured_content is not None
+        assert victim.session_id in [s["session_id"] for s in found.structured_content["sessions"]]
+
+
+async def test_sync_sessions_stops_at_max_sessions_with_the_exact_call_that_continues(world, url, tmp_path):
+    settings = settings_for(world, url, tmp_path / "c")
+    progress: list[str] = []
+
+    async def on_progress(done: float, total: float | None, message: str | None) -> None:
+        progress.append(message or "")
+
+    async with connect(settings) as client:
+        first = await client.call_tool(
+            "sync_sessions", {"since": SINCE, "max_sessions": 20}, progress_callback=on_progress
+        )
+        data = first.structured_content
+        assert data is not None
+        assert data["done"] is False and data["status"] == "partial" and data["indexed"] == 20
+        assert data["next_call"] == "sync_sessions(max_sessions=20)"
+        assert "sync_sessions(max_sessions=20)" in text_of(first)
+        assert progress and progress[-1].startswith("Indexed 20 new sessions")
+        calls = 1
+        while not data["done"]:
+            result = await client.call_tool("sync_sessions", {"max_sessions": 20})
+            data = result.structured_content
+            assert data is not None
+            calls += 1
+        assert calls == -(-app_sessions(world) // 20) or calls == -(-app_sessions(world) // 20) + 1
+        found = await client.call_tool("find_sessions", {"limit": 100})
+        assert found.structured_content is not None
+        assert found.structured_content["count"] == app_sessions(world)
+
+
+async def test_the_time_budget_ends_a_call_with_done_false_and_the_call_that_continues(world, url, tmp_path):
+    settings = settings_for(world, url, tmp_path / "c", sync_time_budget=0.001)
+    async with connect(settings) as client:
+        result = await client.call_tool("sync_sessions", {"since": SINCE, "until": ANCHOR_MS})
+    data = result.structured_content
+    assert data is not None and data["done"] is False
+    assert data["next_call"] == 'sync_sessions(until="2026-11-18T11:06:40Z")'
+    assert "time budget" in text_of(result)
+
+
+async def test_an_empty_index_says_how_to_fill_it(world, url, tmp_path):
+    async with connect(settings_for(world, url, tmp_path / "c")) as client:
+        result = await client.call_tool("find_sessions", {"user": "jane@acme.com"})
+        stats = await client.call_tool("session_stats", {"group_by": "errors", "since": "7d"})
+    text = text_of(result)
+    assert "the session index is empty" in text and 'sync_sessions(since="7d")' in text
+    assert result.structured_content is not None
+    assert result.structured_content["coverage"]["gaps"][0]["call"] == 'sync_sessions(since="7d")'
+    assert "the session index is empty" in text_of(stats)
+
+
+async def test_coverage_names_a_window_outside_the_index_with_the_call_that_fills_it(world, url, tmp_path):
+    settings = settings_for(world, url, tmp_path / "c")
+    async with connect(settings) as client:
+        await client.call_tool("sync_sessions", {"since": ANCHOR_MS - 3 * bf.DAY_MS})
+        result = await client.call_tool("find_sessions", {"since": "2026-11-01", "until": "2026-11-05"})
+    data = result.structured_content
+    assert data is not None
+    cover = data["coverage"]
+    assert cover["apps"][0]["app"] == "acme/web" and cover["sessions"] == cover["apps"][0]["sessions"] > 0
+    assert cover["apps"][0]["synced_from"] == "2026-11-15T11:06:40Z"
+    gap = cover["gaps"][0]
+    assert gap["call"] == 'sync_sessions(since="2026-11-01T00:00:00Z")'
+    assert f"call `{gap['call']}`" in text_of(result)
+
+
+async def test_read_session_export_by_session_id_through_the_index(world, url, tmp_path):
+    settings = settings_for(world, url, tmp_path / "c")
+    app = world.world.app("acme", "web")
+    assert app is not None
+    async with connect(settings) as client:
+        missing = await client.call_tool("read_session_export", {"session_id": app.sessions[0].session_id})
+        assert missing.is_error and "not in the session index" in text_of(missing)
+        await client.call_tool("sync_sessions", {"since": SINCE})
+        target = app.sessions[5]
+        result = await client.call_tool("read_session_export", {"session_id": target.session_id})
+        assert not result.is_error, text_of(result)
+        assert result.structured_content is not None
+        assert result.structured_content["session_id"] == target.session_id
+        both = await client.call_tool("read_session_export", {"session_id": target.session_id, "url": "x" * 20})
+        assert both.is_error and "exactly one" in text_of(both)
+
+
+async def test_read_session_export_records_the_session_in_the_index(world, url, tmp_path):
+    settings = settings_for(world, url, tmp_path / "c")
+    async with connect(settings) as client:
+        listing = await client.call_tool("list_exports", {"limit": 3})
+        assert listing.structured_content is not None
+        first = listing.structured_content["sessions"][2]
+        await client.call_tool("read_session_export", {"url": first["url"]})
+        found = await client.call_tool("find_sessions", {})
+    assert found.structured_content is not None
+    assert [s["session_id"] for s in found.structured_content["sessions"]] == [first["session_id"]]
