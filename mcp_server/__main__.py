@@ -204,7 +204,7 @@ def _start_sandbox(args: argparse.Namespace, settings: Settings) -> tuple[Settin
 
         scratch = tempfile.mkdtemp(prefix="session-replay-mcp-sandbox-")
         atexit.register(shutil.rmtree, scratch, ignore_errors=True)
-        settings = settings.with_overrides(index_url=f"{scratch}/index.db", sync_on_start=True)
+        settings = settings.with_overrides(index_url=f"{scratch}/index.db", sync_on_start=True, sync_first_days=8.0)
     return settings, sandbox
 
 

@@ -60,6 +60,7 @@ ENV_VARS: Mapping[str, str] = {
     "sync_concurrency": "SESSION_REPLAY_MCP_SYNC_CONCURRENCY",
     "sync_every": "SESSION_REPLAY_MCP_SYNC_EVERY",
     "sync_on_start": "SESSION_REPLAY_MCP_SYNC_ON_START",
+    "sync_first_days": "SESSION_REPLAY_MCP_SYNC_FIRST_DAYS",
 }
 
 # The most SESSION_REPLAY_MCP_MAX_WAIT_SECONDS may allow: one tool call holding for an hour is enough.
@@ -135,6 +136,8 @@ class Settings:
     sync_concurrency: int = 4
     sync_every: float = 0.0
     sync_on_start: bool = False
+    # How far back a sync reaches when the index holds nothing for the app yet and no since is given.
+    sync_first_days: float = 7.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -180,6 +183,8 @@ class Settings:
                 f"{ENV_VARS['index_retention_days']} must be a number of days above 0, "
                 f"got {self.index_retention_days:g}"
             )
+        if self.sync_first_days <= 0:
+            raise ConfigError(f"{ENV_VARS['sync_first_days']} must be a number of days above 0")
         if not 1 <= self.sync_concurrency <= 32:
             raise ConfigError(f"{ENV_VARS['sync_concurrency']} must be from 1 to 32, got {self.sync_concurrency}")
         if not 0 < self.sync_time_budget <= MAX_WAIT_LIMIT:

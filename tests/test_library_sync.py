@@ -300,3 +300,88 @@ async def test_read_session_export_records_the_session_in_the_index(world, url, 
         found = await client.call_tool("find_sessions", {})
     assert found.structured_content is not None
     assert [s["session_id"] for s in found.structured_content["sessions"]] == [first["session_id"]]
+
+
+async def test_an_expired_link_is_answered_from_the_cache_or_listed_again(world, url, tmp_path):
+    settings = settings_for(world, url, tmp_path / "c")
+    app = world.world.app("acme", "web")
+    assert app is not None
+    target = app.sessions[30]
+    async with connect(settings) as client:
+        await client.call_tool("sync_sessions", {"since": SINCE})
+    store = Store(open_database(url, tmp_path))
+    try:
+        with store.db.transaction() as tx:
+            tx.execute("UPDATE srm_sessions SET url_expires_ms = 1, export_url = export_url || '&stale=1'")
+        world.sandbox.requests.clear()
+        async with connect(settings) as client:  # the sync's reads are in this cache
+            cached = await client.call_tool("read_session_export", {"session_id": target.session_id})
+        assert cached.structured_content is not None and cached.structured_content["reading"]["from_cache"] is True
+        assert downloads(world) == Counter() and not world.sandbox.requests.items()
+        with store.db.transaction() as tx:  # (reading it stored the link again, with the expiry it names)
+            tx.execute("UPDATE srm_sessions SET url_expires_ms = 1, export_url = export_url || '&stale=1'")
+        fresh_cache = settings.with_overrides(cache_dir=str(tmp_path / "other-cache"))
+        async with connect(fresh_cache) as client:
+            relisted = await client.call_tool("read_session_export", {"session_id": target.session_id})
+        assert not relisted.is_error, text_of(relisted)
+        assert next(r.path for r in world.sandbox.requests.items()).endswith("/data-export/")
+        assert sum(downloads(world).values()) == 1
+        ref = store.export_of(target.session_id)
+        assert ref is not None and "stale=1" not in ref[1].url and (ref[1].expires_ms or 0) > ANCHOR_MS
+    finally:
+        store.close()
+
+
+async def test_retention_prunes_old_sessions(world, url, tmp_path):
+    settings = settings_for(world, url, tmp_path / "c")
+    worker = Worker(settings)
+    try:
+        await worker.syncer.run(since_ms=SINCE)
+        everything = worker.store.find(SessionQuery(), after=None, limit=10_000)
+        cutoff = sorted(r.started_ms for r in everything)[len(everything) // 2]
+        assert worker.store.prune(cutoff) == len([r for r in everything if r.started_ms < cutoff])
+        left = worker.store.find(SessionQuery(), after=None, limit=10_000)
+        assert left and min(r.started_ms for r in left) >= cutoff
+        assert worker.store.stats("errors", SessionQuery(until_ms=cutoff), limit=10) == []
+    finally:
+        await worker.close()
+
+
+async def test_forget_user_deletes_everything_about_them(world, url, tmp_path):
+    settings = settings_for(world, url, tmp_path / "c")
+    worker = Worker(settings)
+    try:
+        await worker.syncer.run(since_ms=SINCE)
+        before = worker.store.find(SessionQuery(user="jane@acme.com"), after=None, limit=1000)
+        assert before
+        urls = worker.store.forget_user("JANE@acme.com")
+        assert len(urls) == len(before)
+        assert worker.store.find(SessionQuery(user="jane"), after=None, limit=1000) == []
+        assert worker.store.stats("users", SessionQuery(user="jane@acme.com"), limit=5) == []
+        people = worker.store.db.read("SELECT COUNT(*) FROM srm_users WHERE email_fold = 'jane@acme.com'")
+        assert people[0][0] == 0
+    finally:
+        await worker.close()
+
+
+async def test_a_server_started_with_sync_on_start_fills_its_index_in_the_background(world, url, tmp_path):
+    settings = settings_for(world, url, tmp_path / "c", sync_on_start=True, sync_first_days=40.0)
+    async with connect(settings) as client:
+        for _ in range(600):  # the promise, not a speed: the background sync ends, and its sessions are found
+            result = await client.call_tool("find_sessions", {"limit": 1})
+            data = result.structured_content
+            assert data is not None
+            apps = data["coverage"]["apps"]
+            if apps and apps[0]["synced_through"] and not apps[0]["sync_running"]:
+                break
+            await anyio.sleep(0.1)
+        assert data["coverage"]["sessions"] > 0 and data["count"] == 1
+
+
+def test_sync_every_reads_durations():
+    from mcp_server.__main__ import _duration_seconds
+    from mcp_server.errors import UserFacingError
+
+    assert _duration_seconds("15m") == 900 and _duration_seconds("1h") == 3600 and _duration_seconds("90") == 90
+    with pytest.raises(UserFacingError, match="not a duration"):
+        _duration_seconds("soon")

@@ -21,6 +21,7 @@ async def keep_synced(rt: Runtime) -> None:
         rt.exports,
         concurrency=settings.sync_concurrency,
         retention_days=settings.index_retention_days,
+        first_window_days=settings.sync_first_days,
     )
     first = True
     while True:

@@ -9,6 +9,7 @@ from typing import TextIO
 
 from mcp_server.adapters.logrocket import LogRocketClient
 from mcp_server.exports.reader import ExportReader
+from mcp_server.library.facts import names_user
 from mcp_server.library.service import Library
 from mcp_server.library.sync import Syncer, SyncOutcome, SyncProgress, in_thread
 from mcp_server.settings import Settings
@@ -70,6 +71,7 @@ async def run_sync(
             reader,
             concurrency=settings.sync_concurrency,
             retention_days=settings.index_retention_days,
+            first_window_days=settings.sync_first_days,
         )
         position = await in_thread(store.position, str(logrocket.app))
         printer = ProgressPrinter(show, since_ms if since_ms is not None else position.window_from_ms)
@@ -139,6 +141,14 @@ def forget_user(settings: Settings, who: str) -> str:
     reader = ExportReader(settings)
     for url in urls:
         reader.forget(url, "the user was forgotten")
+    # Also exports of theirs cached under other links (or read without being indexed).
+    cache = reader.cache
+    for directory in sorted(cache.root.iterdir()) if cache.root.exists() else ():
+        if directory.name.startswith("."):
+            continue
+        entry = cache.lookup(directory.name)
+        if entry is not None and names_user(entry.summary(), who):
+            cache.drop(directory.name, "the user was forgotten")
     return (
         f"Forgot {json.dumps(who)}: deleted {len(urls)} indexed session{'s' if len(urls) != 1 else ''} and their "
         "cached exports. (LogRocket itself still holds the recordings.)"

@@ -28,6 +28,7 @@ from mcp_server.library.model import (
     RequestFact,
     SessionFacts,
     cut,
+    fold,
 )
 
 
@@ -120,6 +121,14 @@ def facts_from_summary(summary: dict[str, Any], *, app: str, session_id: str, ex
         custom=tuple(custom),
         complete=not (reading.get("byte_cap_hit") or reading.get("time_budget_hit") or reading.get("transfer_error")),
     )
+
+
+def names_user(summary: dict[str, Any], who: str) -> bool:
+    """Whether the summary's user has this id or email (case-folded), for forgetting a user's cached exports."""
+    user = summary.get("user") or {}
+    meta = summary.get("meta") or {}
+    key = fold(who)
+    return key in (fold(str(user.get("user_id") or meta.get("user_id") or "")), fold(str(user.get("email") or "")))
 
 
 def read_was_interrupted(summary: dict[str, Any]) -> str | None:

@@ -35,7 +35,6 @@ from mcp_server.timeparse import now_ms
 logger = logging.getLogger(__name__)
 
 PAGE_SIZE = 100  # LogRocket's largest page
-DEFAULT_WINDOW_MS = 7 * 86_400_000  # what a first sync without since covers
 _LEASE_MS = 120_000  # a sync that stops renewing its lock (a crashed worker) frees it after this
 _T = TypeVar("_T")
 
@@ -104,8 +103,10 @@ class Syncer:
         retention_days: float = 30,
         owner: str | None = None,
         page_size: int = PAGE_SIZE,
+        first_window_days: float = 7,
     ) -> None:
         self.page_size = page_size
+        self.first_window_ms = int(first_window_days * 86_400_000)
         self.store = store
         self.logrocket = logrocket
         self.reader = reader
@@ -181,7 +182,7 @@ class _Run:
         position = await in_thread(self.store.position, self.app)
         now = now_ms()
         if since_ms is None and position.cursor is None and position.cursor_date_ms is None:
-            since_ms = now - DEFAULT_WINDOW_MS
+            since_ms = now - self.s.first_window_ms
         if since_ms is not None and (position.window_from_ms is None or since_ms < position.window_from_ms):
             # An earlier start than anything synced: list again from there (indexed sessions are skipped).
             position = SyncPosition(since_ms, None, since_ms, None, position.last_sync_ms)

@@ -95,6 +95,7 @@ async def sync_sessions(
         rt.exports,
         concurrency=rt.settings.sync_concurrency,
         retention_days=rt.settings.index_retention_days,
+        first_window_days=rt.settings.sync_first_days,
     )
     outcome = await syncer.run(
         since_ms=since_ms,
