@@ -249,7 +249,7 @@ async def test_follow_ups_come_from_the_cache_and_a_damaged_entry_is_rebuilt(
         assert _downloads(sandbox) == downloads
         # Damage the cached errors list: the entry must be rebuilt, never served.
         cache = Path(settings.cache_dir or "")
-        damaged = next(cache.glob("*/errors.jsonl"))
+        damaged = next(cache.glob("*/error_groups.jsonl"))  # what focus="errors" pages through
         damaged.write_bytes(b"X" * damaged.stat().st_size)
         _, third = await read(client, url=url, focus="errors")
         assert _downloads(sandbox) == downloads + 1

@@ -22,14 +22,16 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
+import msgspec
 import orjson
 
 from mcp_server.exports.index import SUMMARY_FILE
+from mcp_server.exports.summary import SessionSummary, decode_summary
 
 logger = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3  # 3: typed summary, compact rows, error groups, signed cursors
 _SIGNING_PARAMS = (
     "x-goog-",
     "x-amz-",
@@ -79,10 +81,11 @@ class Entry:
         """Changes whenever the entry is rebuilt; cursors carry it so they never point into another build."""
         return str(self.manifest["tag"])
 
-    def summary(self) -> dict[str, Any]:
-        data = orjson.loads((self.directory / SUMMARY_FILE).read_bytes())
-        assert isinstance(data, dict)
-        return data
+    def summary(self) -> SessionSummary:
+        try:
+            return decode_summary((self.directory / SUMMARY_FILE).read_bytes())
+        except (OSError, msgspec.DecodeError, msgspec.ValidationError) as exc:
+            raise CorruptEntry(f"{SUMMARY_FILE} is unreadable ({exc})") from None
 
     def path(self, name: str) -> Path:
         return self.directory / name

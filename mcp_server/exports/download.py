@@ -1,11 +1,14 @@
 """Download an export file as a stream of lines: never whole in memory, bounded in bytes, lines and time.
 
-Gzip is recognised by ``Content-Encoding`` or by its magic bytes (storage often serves ``.jsonl.gz``
-as plain ``application/gzip``). Decompression is bounded per step, so a small compressed file cannot
-balloon in memory. A transfer that breaks after data arrived ends the stream with what was read
-(``ReadStats.transfer_error`` says why) instead of failing the whole read. The time budget covers the
-whole download, opening included: every wait (for the head, for each piece of the body) is cut where
-the budget ends, so a server that stalls or trickles cannot hold the call past it.
+Compression is told from the body's first bytes, with ``Content-Encoding`` as a hint (storage often
+serves ``.jsonl.gz`` as plain ``application/gzip``, and some servers label plain bodies gzip, or send
+raw deflate as ``deflate``). Decompression is bounded per step, so a small compressed file cannot
+balloon in memory, and damaged compressed data ends the read with what came before it. A transfer that
+breaks after data arrived ends the stream with what was read (``Reading.transfer_error`` says why)
+instead of failing the whole read. The time budget covers the whole download, opening included: every
+wait (for the head, for each piece of the body) is cut where the budget ends, so a server that stalls
+or trickles cannot hold the call past it; and it is checked after every decompressed piece, once the
+consumer has parsed it, so a file that is cheap to send but costly to read stops on time too.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from __future__ import annotations
 import re
 import time
 import zlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, Iterator
 from dataclasses import dataclass
 
 import anyio
@@ -30,10 +33,11 @@ from mcp_server.adapters.errors import (
 )
 from mcp_server.adapters.http import describe_error, parse_retry_after
 from mcp_server.exports.guard import ExportUrlPolicy, UrlRefused
+from mcp_server.exports.summary import Reading
 from mcp_server.render.text import clean_text
 
 MAX_REDIRECTS = 5
-_PIECE = 1 << 20  # decompress at most this much per step
+_PIECE = 256 << 10  # decompress at most this much per step (then the deadline is checked)
 _GZIP_MAGIC = b"\x1f\x8b"
 
 
@@ -45,23 +49,8 @@ class DownloadLimits:
     retry_delay: float = 1.0  # before the one retry after a 429 or 5xx without Retry-After
 
 
-@dataclass
-class ReadStats:
-    """What the download saw; rendered as the answer's reading notes."""
-
-    wire_bytes: int = 0
-    bytes: int = 0
-    lines: int = 0
-    too_long: int = 0
-    compression: str | None = None
-    byte_cap_hit: bool = False
-    time_budget_hit: bool = False
-    transfer_error: str | None = None
-    seconds: float = 0.0
-
-    @property
-    def complete(self) -> bool:
-        return not (self.byte_cap_hit or self.time_budget_hit or self.transfer_error)
+# What the download saw is the start of the summary's reading notes.
+ReadStats = Reading
 
 
 def export_client(policy: ExportUrlPolicy, *, connect_timeout: float, read_timeout: float) -> httpx2.AsyncClient:
@@ -83,18 +72,21 @@ async def stream_lines(
     policy: ExportUrlPolicy,
     limits: DownloadLimits,
     stats: ReadStats,
-) -> AsyncIterator[list[bytes]]:
-    """Yield batches of complete lines (newline removed). Raises before the first byte; after it, stops."""
+) -> AsyncGenerator[list[bytes], None]:
+    """Yield batches of complete lines (newline removed). Raises before the first byte; after it, stops.
+
+    Close it with ``aclosing``: ``stats.seconds`` is set when it closes.
+    """
     started = time.monotonic()
     deadline = started + limits.time_budget
     response = await _open(client, url, policy, started, limits)
     try:
-        encoding = response.headers.get("content-encoding", "").lower()
-        decoder: _Gunzip | None = _Gunzip() if encoding in ("gzip", "x-gzip", "deflate") else None
-        if decoder is not None:
-            stats.compression = f"{encoding} (Content-Encoding)"
+        encoding = response.headers.get("content-encoding", "").lower().strip()
+        declared = encoding in ("gzip", "x-gzip", "deflate")
+        decoder: _Decompressor | None = None
+        decided = False  # whether (and how) the body is compressed, told from its first bytes
+        head = b""  # the body's first bytes, until there are enough to tell what it is
         splitter = _LineSplitter(limits.max_line, stats)
-        first = True
         raw = response.aiter_raw()
         while True:
             try:
@@ -109,28 +101,25 @@ async def stream_lines(
                 stats.time_budget_hit = True  # the next piece did not come before the budget ran out
                 break
             stats.wire_bytes += len(chunk)
-            if first:
-                first = False
-                if decoder is None and chunk.startswith(_GZIP_MAGIC):
-                    decoder = _Gunzip()
-                    stats.compression = "gzip (magic bytes)"
-            pieces = decoder.feed(chunk) if decoder is not None else (chunk,)
-            for piece in pieces:
-                room = limits.max_bytes - stats.bytes
-                if len(piece) >= room:
-                    piece = piece[:room]
-                    stats.byte_cap_hit = True
-                stats.bytes += len(piece)
-                batch = splitter.feed(piece)
-                if batch:
-                    yield batch
+            if not decided:
+                head += chunk
+                if len(head) < 2:
+                    continue
+                chunk, head, decided = head, b"", True
+                decoder = _choose_decoder(chunk, encoding if declared else None, stats)
+            for batch in _lines(chunk, decoder, splitter, stats, limits.max_bytes):
+                yield batch
                 if stats.byte_cap_hit:
                     break
-            if stats.byte_cap_hit:
+                if time.monotonic() > deadline:  # checked per decompressed piece, parsing included
+                    stats.time_budget_hit = True
+                    break
+            if not stats.complete:
                 break
-            if time.monotonic() - started > limits.time_budget:
-                stats.time_budget_hit = True
-                break
+        if head:  # a body of one byte
+            decoder = _choose_decoder(head, encoding if declared else None, stats)
+            for batch in _lines(head, decoder, splitter, stats, limits.max_bytes):
+                yield batch
         # A read stopped early (cap, budget, broken transfer) ends inside the stream, and its last line is a
         # fragment: neither is a fault of the file, so neither is reported or parsed.
         if decoder is not None and stats.complete:
@@ -144,6 +133,47 @@ async def stream_lines(
     finally:
         await response.aclose()
         stats.seconds = time.monotonic() - started
+
+
+def _lines(
+    chunk: bytes, decoder: _Decompressor | None, splitter: _LineSplitter, stats: Reading, max_bytes: int
+) -> Iterator[list[bytes]]:
+    """Batches of lines from one network chunk, decompressed piece by piece (each bounded)."""
+    pieces = decoder.feed(chunk, stats) if decoder is not None else (chunk,)
+    for piece in pieces:
+        room = max_bytes - stats.bytes
+        if len(piece) >= room:
+            piece = piece[:room]
+            stats.byte_cap_hit = True
+        stats.bytes += len(piece)
+        batch = splitter.feed(piece)
+        if batch:
+            yield batch
+        if stats.byte_cap_hit:
+            return
+
+
+def _choose_decoder(first: bytes, encoding: str | None, stats: Reading) -> _Decompressor | None:
+    """How the body is compressed, from its first bytes (headers are often wrong, both ways)."""
+    if first.startswith(_GZIP_MAGIC):
+        how = f"{encoding} (Content-Encoding)" if encoding in ("gzip", "x-gzip") else "gzip (magic bytes)"
+        stats.compression = how
+        return _Decompressor(31)
+    if encoding is None:
+        return None
+    if _is_zlib_header(first):
+        stats.compression = f"{encoding} (Content-Encoding, zlib)"
+        return _Decompressor(15)
+    if encoding == "deflate":
+        stats.compression = "deflate (Content-Encoding, raw deflate)"
+        return _Decompressor(-15)
+    # Content-Encoding says gzip, but the body is not: read it as it is.
+    stats.compression = f"none (Content-Encoding said {encoding}, but the body is not compressed)"
+    return None
+
+
+def _is_zlib_header(data: bytes) -> bool:
+    return len(data) >= 2 and data[0] & 0x0F == 8 and data[0] >> 4 <= 7 and (data[0] << 8 | data[1]) % 31 == 0
 
 
 async def _open(
@@ -242,31 +272,52 @@ def _http_error(status: int, body: str, *, retried: bool, retry_after: float | N
     return UpstreamError(f"The export host refused the download (HTTP {status}{said}).", status=status)
 
 
-class _Gunzip:
-    """Streaming gzip/zlib decoder with bounded output per step; handles concatenated gzip members."""
+class _Decompressor:
+    """Streaming gzip, zlib or raw deflate with bounded output per step; handles concatenated gzip members.
 
-    def __init__(self) -> None:
-        self._d = zlib.decompressobj(47)  # 32 + 15: gzip or zlib header, detected
+    Damaged data ends the stream with what was decoded before it (``Reading.damaged``); bytes after the
+    end of the compressed data that do not start another gzip member are ignored and counted, as gzip does.
+    """
 
-    def feed(self, data: bytes) -> list[bytes]:
-        out: list[bytes] = []
-        while data:
-            piece = self._d.decompress(data, _PIECE)
+    def __init__(self, wbits: int) -> None:
+        self._wbits = wbits
+        self._d = zlib.decompressobj(wbits)
+        self._ended = False
+
+    def feed(self, data: bytes, stats: Reading) -> Iterator[bytes]:
+        while data and not self._ended:
+            try:
+                piece = self._d.decompress(data, _PIECE)
+            except zlib.error as exc:
+                stats.damaged = f"the compressed data is damaged after {stats.bytes:,} bytes ({exc})"
+                self._ended = True
+                return
             if piece:
-                out.append(piece)
+                yield piece
             if self._d.unconsumed_tail:
                 data = self._d.unconsumed_tail
             elif self._d.eof and self._d.unused_data:
                 data = self._d.unused_data
-                self._d = zlib.decompressobj(47)
+                if self._wbits == 31 and data.startswith(_GZIP_MAGIC[: len(data)]):
+                    self._d = zlib.decompressobj(31)  # the next gzip member
+                else:
+                    self._ignore(data, stats)
+                    return
             else:
-                break
-        return out
+                return
+        if self._ended and data:
+            self._ignore(data, stats)
 
-    def finish(self, stats: ReadStats) -> list[bytes]:
+    def _ignore(self, data: bytes, stats: Reading) -> None:
+        self._ended = True
+        stats.ignored_bytes += len(data)
+
+    def finish(self, stats: Reading) -> list[bytes]:
+        if self._ended:
+            return []
         tail = self._d.flush()
         if not self._d.eof and stats.transfer_error is None:
-            stats.transfer_error = "the gzip stream ended early (truncated file)"
+            stats.transfer_error = "the compressed stream ended early (truncated file)"
         return [tail] if tail else []
 
 
@@ -280,6 +331,12 @@ class _LineSplitter:
         self._skipping = False
 
     def feed(self, piece: bytes) -> list[bytes]:
+        if not self._partial and not self._skipping and not piece.strip():
+            # Only whitespace: count its lines as blank without making one object per line.
+            blank = piece.count(b"\n")
+            self._stats.lines += blank
+            self._stats.blank += blank
+            return []
         if self._skipping:
             newline = piece.find(b"\n")
             if newline < 0:

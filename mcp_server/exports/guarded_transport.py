@@ -5,7 +5,9 @@ httpcore's backends are a noticeable part of start-up time.
 
 from __future__ import annotations
 
+import functools
 import socket
+import ssl
 from collections.abc import Iterable
 
 import anyio
@@ -57,18 +59,33 @@ class _GuardedBackend(httpcore2.AsyncNetworkBackend):
         await anyio.sleep(seconds)
 
 
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    """The one TLS context of the process's export downloads, made when the first https export is fetched."""
+    return httpx2.create_ssl_context(trust_env=False)
+
+
+class _LazyTlsPool(httpcore2.AsyncConnectionPool):
+    """A connection pool that loads TLS material only for its first https connection (never for http)."""
+
+    def create_connection(self, origin: httpcore2.Origin) -> httpcore2.AsyncConnectionInterface:
+        if origin.scheme == b"https" and self._ssl_context is None:
+            self._ssl_context = _tls_context()
+        return super().create_connection(origin)
+
+
 class GuardedTransport(httpx2.AsyncHTTPTransport):
     """httpx2's transport with the guarded network backend underneath.
 
-    httpx2 does not take a network backend, so the connection pool it built is replaced by one that
-    uses ours (same settings). Environment proxies are never used for exports: a proxy would make
-    the address check meaningless.
+    httpx2 does not take a network backend, so the transport's connection pool is ours (same
+    settings). Environment proxies are never used for exports: a proxy would make the address check
+    meaningless. The parent's ``__init__`` is not called: all it does is build a pool, and a TLS context
+    with it (tens of milliseconds, even when every export is plain http).
     """
 
     def __init__(self, policy: ExportUrlPolicy) -> None:
-        super().__init__(trust_env=False)
-        self._pool = httpcore2.AsyncConnectionPool(
-            ssl_context=httpx2.create_ssl_context(trust_env=False),
+        self._pool = _LazyTlsPool(
+            ssl_context=None,
             max_connections=20,
             max_keepalive_connections=10,
             network_backend=_GuardedBackend(policy),

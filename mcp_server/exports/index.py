@@ -1,81 +1,144 @@
 """Build the compact index of one export in a single streaming pass.
 
-The index is two things: a ``summary.json`` (who, when, counts, grouped errors, failed requests, pages,
-console problems, custom events, a short timeline, reading notes) whose every list is capped, and one
-JSON Lines file per focus (errors, network, console, ...) holding every item in time order of arrival,
-so a focused listing can page through all of them from disk. Memory stays flat whatever the file
-size: the only per-session structures are the capped lists and the table of requests awaiting their
-response (also capped).
+The index is a typed ``SessionSummary`` (who, when, counts, grouped errors, failed requests, pages,
+console problems, custom events, a short timeline, reading notes; see summary.py) and one listing
+file per focus holding every item as a compact row (focus.py), in time order of the session.
+
+Bounded whatever the file holds: every value is cut to its display size as it is indexed, before any
+per-character work; every per-session structure is capped (groups, names, pages, requests awaiting
+their response); listing files stop at ``LISTING_MAX_BYTES`` (counted as dropped); the summary fits
+``SUMMARY_MAX_BYTES``.
 """
 
 from __future__ import annotations
 
 import gc
 import heapq
+import itertools
+import math
 import zlib
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import orjson
+import msgspec
 
-from mcp_server.exports.shapes import SHAPES, Shape
+from mcp_server.exports.fastpath import FAST_DECODERS, FastDecoder
+from mcp_server.exports.focus import (
+    ROW_TYPES,
+    ConsoleRow,
+    CustomRow,
+    ErrorGroupRow,
+    ErrorRow,
+    MomentRow,
+    NavigationRow,
+    NetworkRow,
+    OtherRow,
+    Row,
+    UserRow,
+)
+from mcp_server.exports.shapes import SHAPES, BadLine, Shape, json_text, parse_line
+from mcp_server.exports.summary import (
+    SUMMARY_MAX_BYTES,
+    ConsoleGroup,
+    Counts,
+    CustomEvent,
+    ErrorGroup,
+    FailedRequest,
+    Moment,
+    NameCount,
+    PageVisit,
+    Reading,
+    Scalar,
+    SessionSummary,
+    UserInfo,
+    encode_summary,
+)
 
 _FALLBACK = SHAPES[-1]  # matches anything, so it never sticks as "the file's shape"
-FOCUS_FILES = ("errors", "network", "console", "navigation", "custom", "user", "timeline", "other")
 SUMMARY_FILE = "summary.json"
+LISTING_FILES = tuple(ROW_TYPES)
 
-# Caps on what the summary keeps (the focus files keep everything, up to FOCUS_FILE_MAX_BYTES each).
+# Caps on what is held while reading (and so on what the summary can say).
 MAX_PAGES = 300
-MAX_ERROR_GROUPS = 2000
-MAX_CONSOLE_GROUPS = 2000
+MAX_GROUPS = 1000  # distinct errors, and distinct console problems, kept in full
+MAX_GROUP_PAGES = 5
+MAX_GROUPS_BEYOND = 50_000
 MAX_FAILED = 300
-MAX_CUSTOM = 200
+MAX_CUSTOM = 100
+MAX_CUSTOM_NAMES = 1000
 MAX_OTHER_TYPES = 500
-MAX_OPEN_REQUESTS = 100_000
+MAX_OPEN_REQUESTS = 5000  # requests awaiting a response, held so the network listing stays in time order
+MAX_META_FIELDS = 60
+MAX_TRAITS = 100
+MAX_PROPERTIES = 50
 TIMELINE_SIZE = 30
-FOCUS_FILE_MAX_BYTES = 128 << 20
+# What the summary shows of the lists above (the listing files hold them all).
+SUMMARY_LIST = 100
+SUMMARY_PROPERTIES = 10
+LISTING_MAX_BYTES = 128 << 20
 OTHER_RAW_CHARS = 2000
-_TEXT = 2000  # longest string kept per field in an item
+_TEXT = 2000  # longest string kept per field in a row
+_URL = 1000
+_DEVICE_WORDS = ("browser", "device", "country", "os", "platform")
 
 
-def _cut(text: str | None, limit: int = _TEXT) -> str | None:
-    if text is None:
-        return None
+def cut(text: str, limit: int = _TEXT) -> str:
     return text if len(text) <= limit else text[:limit] + "…"
 
 
-class FocusWriter:
-    """Appends items to one JSON Lines file, tracking size and CRC-32 as it goes (for the cache manifest)."""
+def scalar(value: Any, limit: int) -> Scalar:
+    """A recorded value as the index keeps it: cut strings, plain numbers, nested values as cut JSON text."""
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        return cut(value, limit)
+    if isinstance(value, int):
+        return value if -(1 << 63) <= value < 1 << 63 else float(value)
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    return cut(json_text(value), limit)
+
+
+def _first_items(mapping: dict[Any, Any], n: int) -> list[tuple[Any, Any]]:
+    return list(itertools.islice(mapping.items(), n))
+
+
+class RowWriter:
+    """Appends compact rows to one listing file in bulk, tracking size and CRC-32 (for the cache manifest)."""
+
+    _encode_lines = msgspec.json.Encoder().encode_lines
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._file = path.open("wb")
-        # One growing buffer: orjson's output objects keep spare capacity, so holding them would cost ~4 KB each.
-        self._pending = bytearray()
+        self._pending: list[Row] = []
         self.size = 0
         self.crc = 0
         self.count = 0
         self.dropped = 0
 
-    def add(self, item: dict[str, Any]) -> None:
-        if self.size + len(self._pending) >= FOCUS_FILE_MAX_BYTES:
+    def add(self, row: Row) -> None:
+        if self.size >= LISTING_MAX_BYTES:
             self.dropped += 1
             return
-        self._pending += orjson.dumps(item, option=orjson.OPT_APPEND_NEWLINE)
+        self._pending.append(row)
         self.count += 1
-        if len(self._pending) >= 1 << 19:
-            self._flush()
+        if len(self._pending) >= 1024:
+            self.flush()
 
-    def _flush(self) -> None:
-        self._file.write(self._pending)
-        self.crc = zlib.crc32(self._pending, self.crc)
-        self.size += len(self._pending)
+    def flush(self) -> None:
+        if not self._pending:
+            return
+        data = self._encode_lines(self._pending)
         self._pending.clear()
+        self._file.write(data)
+        self.crc = zlib.crc32(data, self.crc)
+        self.size += len(data)
 
     def close(self) -> None:
-        self._flush()
+        self.flush()
         self._file.close()
 
 
@@ -89,35 +152,59 @@ class ParseStats:
     shapes: Counter[str] = field(default_factory=Counter)
 
 
-class IndexBuilder:
-    """The ``EventSink`` that turns events into the summary and the focus files."""
+class _Request:
+    """A network request in the order it was made, filled in when its response arrives."""
 
-    def __init__(self, directory: Path) -> None:
+    __slots__ = ("done", "duration", "method", "page", "req_id", "status", "t", "url")
+
+    def __init__(
+        self, req_id: str | None, t: int | None, method: str, url: str, page: str | None, status: int | None
+    ) -> None:
+        self.req_id = req_id
+        self.t = t
+        self.method = method
+        self.url = url
+        self.page = page
+        self.status = status
+        self.duration: int | None = None
+        self.done = req_id is None  # complete as soon as it is seen (no response to wait for)
+
+
+class IndexBuilder:
+    """The ``EventSink`` that turns events into the summary and the listing files."""
+
+    def __init__(self, directory: Path, *, fast: bool = True) -> None:
         self.directory = directory
-        self.files = {name: FocusWriter(directory / f"{name}.jsonl") for name in FOCUS_FILES}
+        self.files = {name: RowWriter(directory / f"{name}.jsonl") for name in LISTING_FILES}
         self.stats = ParseStats()
-        self.counts: Counter[str] = Counter()
+        self.counts = Counts()
         self.other_types: Counter[str] = Counter()
         self.first: int | None = None
         self.last: int | None = None
         self.page: str | None = None
-        self.pages: list[list[Any]] = []
+        self.pages: list[PageVisit] = []
         self.pages_total = 0
-        self.user: dict[str, Any] = {}
-        self.metadata: dict[str, Any] = {}
-        self.errors: dict[tuple[str, str], dict[str, Any]] = {}
-        self.errors_overflow = 0
-        self.console_groups: dict[tuple[str, str], dict[str, Any]] = {}
-        self.console_overflow = 0
-        self.failed: list[dict[str, Any]] = []
+        self.user: UserInfo | None = None
+        self.metadata: dict[str, Scalar] = {}
+        self.errors: dict[tuple[str, str], ErrorGroup] = {}
+        self.errors_distinct = 0
+        self.console_groups: dict[tuple[str, str], ConsoleGroup] = {}
+        self.console_distinct = 0
+        # Groups beyond the caps are only counted: their keys' hashes, so each is counted once (capped too).
+        self._errors_beyond: set[int] = set()
+        self._console_beyond: set[int] = set()
+        self.failed: list[FailedRequest] = []
         self.failed_total = 0
-        self.custom_events: list[dict[str, Any]] = []
+        self.custom_events: list[CustomEvent] = []
         self.custom_names: Counter[str] = Counter()
-        self.open_requests: dict[str, tuple[int | None, str, str, str | None]] = {}
-        # (priority, order, item): the timeline keeps the most important moments, bounded.
-        self._moments: list[tuple[int, int, dict[str, Any]]] = []
+        # Requests in the order they were made; each is written once it and every earlier one is complete.
+        self._requests: deque[_Request] = deque()
+        self._open: dict[str, _Request] = {}
+        # (priority, -order, moment): a min-heap whose root is the least important, latest moment.
+        self._moments: list[tuple[int, int, Moment]] = []
         self._order = 0
         self._shape: Shape = _FALLBACK
+        self._fast = fast
 
     # -- feeding --------------------------------------------------------------------------------
 
@@ -128,33 +215,28 @@ class IndexBuilder:
         gc.disable()
         try:
             self._feed(batch)
+            for writer in self.files.values():
+                writer.flush()  # rows go out while they are still in the CPU's cache
         finally:
             if collecting:
                 gc.enable()
 
     def _feed(self, batch: list[bytes]) -> None:
         stats = self.stats
-        loads = orjson.loads
-        # Files hold one shape throughout: the shape of the previous line is tried first, and its sniffer
-        # handles the lines it can read from their bytes alone, without parsing them.
         shape = self._shape
-        handled = 0  # lines of `shape` read so far in this batch (sniffed or parsed)
+        fast = self._fast_decoder(shape)
+        handled = 0  # lines of `shape` read so far in this batch
         for line in batch:
-            if shape.sniff(line, self):
+            if not line:
+                stats.blank += 1
+                continue
+            if fast is not None and fast.feed(line, self):
                 handled += 1
                 continue
             try:
-                obj = loads(line)
-            except orjson.JSONDecodeError:
-                if not line.strip():
-                    stats.blank += 1
-                    continue
-                try:
-                    line.decode("utf-8")
-                except UnicodeDecodeError:
-                    stats.not_utf8 += 1
-                else:
-                    stats.invalid_json += 1
+                obj = parse_line(line)
+            except BadLine as bad:
+                setattr(stats, bad.why, getattr(stats, bad.why) + 1)
                 continue
             if type(obj) is not dict:
                 stats.not_object += 1
@@ -165,10 +247,14 @@ class IndexBuilder:
                 handled = 0
                 shape = next(s for s in SHAPES if s.matches(obj))
                 self._shape = shape
+                fast = self._fast_decoder(shape)
             handled += 1
             shape.feed(obj, line, self)
         stats.parsed += handled
         stats.shapes[shape.name] += handled
+
+    def _fast_decoder(self, shape: Shape) -> FastDecoder | None:
+        return FAST_DECODERS.get(shape.name) if self._fast else None
 
     def _time(self, t: int | None) -> None:
         if t is None:
@@ -179,227 +265,308 @@ class IndexBuilder:
             self.last = t
 
     def _moment(self, priority: int, t: int | None, kind: str, text: str) -> None:
-        item = {"t": t, "kind": kind, "text": _cut(text, 300)}
-        self.files["timeline"].add(item)
+        moment = MomentRow(t, kind, cut(text, 300))
+        self.files["timeline"].add(moment)
         self._order += 1
-        entry = (-priority, -self._order, item)
+        entry = (priority, -self._order, Moment(t=t, kind=kind, text=moment.text))
         if len(self._moments) < TIMELINE_SIZE:
             heapq.heappush(self._moments, entry)
-        elif entry > self._moments[0]:
+        elif entry > self._moments[0]:  # more important, or as important and earlier
             heapq.heapreplace(self._moments, entry)
 
     # -- EventSink ------------------------------------------------------------------------------
 
     def meta(self, t: int | None, fields: dict[str, Any]) -> None:
         self._time(t)
-        self.counts["meta"] += 1
-        for key, value in list(fields.items())[:40]:
-            if isinstance(value, str | int | float | bool) and len(self.metadata) < 60:
-                self.metadata[str(key)[:80]] = _cut(str(value), 200) if isinstance(value, str) else value
-        self.files["user"].add(
-            {"t": t, "kind": "metadata", "fields": {k: _cut(str(v), 200) for k, v in fields.items()}}
-        )
+        self.counts.meta += 1
+        kept = {str(k)[:80]: scalar(v, 200) for k, v in _first_items(fields, MAX_META_FIELDS)}
+        for key, value in kept.items():
+            if len(self.metadata) < MAX_META_FIELDS or key in self.metadata:
+                self.metadata[key] = value
+        self.files["user"].add(UserRow(t, "metadata", None, None, None, kept))
 
     def identify(self, t: int | None, user_id: Any, name: Any, email: Any, traits: dict[str, Any]) -> None:
         self._time(t)
-        self.counts["identify"] += 1
-        record = {
-            "user_id": _cut(str(user_id), 300) if user_id is not None else None,
-            "name": _cut(str(name), 300) if name else None,
-            "email": _cut(str(email), 300) if email else None,
-            "traits": {str(k)[:100]: _cut(str(v), 300) for k, v in list(traits.items())[:100]},
-        }
-        self.user = {k: v for k, v in record.items() if v} or self.user
-        self.files["user"].add({"t": t, "kind": "identify", **record})
-        who = record["email"] or record["name"] or record["user_id"] or "a user"
+        self.counts.identify += 1
+
+        def text(value: Any) -> str | None:
+            if value is None or value == "" or value is False:
+                return None
+            return cut(value, 300) if isinstance(value, str) else cut(json_text(value), 300)
+
+        kept = {str(k)[:100]: str(scalar(v, 300)) for k, v in _first_items(traits, MAX_TRAITS)}
+        record = UserInfo(user_id=text(user_id), name=text(name), email=text(email), traits=kept)
+        if record.user_id or record.name or record.email or record.traits:
+            self.user = record
+        self.files["user"].add(UserRow(t, "identify", record.user_id, record.name, record.email, dict(kept)))
+        who = record.email or record.name or record.user_id or "a user"
         self._moment(3, t, "identify", f"identified as {who}")
 
     def navigation(self, t: int | None, href: str) -> None:
         self._time(t)
-        self.counts["navigation"] += 1
-        href = _cut(href, 1000) or ""
+        self.counts.navigation += 1
+        href = cut(href, _URL)
         if href == self.page:
             return
         self.page = href
-        self.files["navigation"].add({"t": t, "href": href})
+        self.files["navigation"].add(NavigationRow(t, href))
         self.pages_total += 1
         if len(self.pages) < MAX_PAGES:
-            self.pages.append([t, href])
+            self.pages.append(PageVisit(t=t, href=href))
         self._moment(1, t, "navigation", href)
 
     def click(self, t: int | None) -> None:
         self._time(t)
-        self.counts["click"] += 1
+        self.counts.click += 1
 
     def input(self, t: int | None) -> None:
         self._time(t)
-        self.counts["input"] += 1
+        self.counts.input += 1
 
     def redux(self, t: int | None) -> None:
         self._time(t)
-        self.counts["redux"] += 1
+        self.counts.redux += 1
 
     def console(self, t: int | None, level: str, message: str) -> None:
         self._time(t)
-        self.counts["console"] += 1
-        message = _cut(message) or ""
-        self.files["console"].add({"t": t, "level": level, "message": message, "page": self.page})
-        if level in ("ERROR", "WARN", "WARNING"):
-            level = "WARN" if level == "WARNING" else level
-            self.counts[f"console_{level.lower()}"] += 1
-            key = (level, message[:500])
-            group = self.console_groups.get(key)
-            if group is not None:
-                group["count"] += 1
-            elif len(self.console_groups) < MAX_CONSOLE_GROUPS:
-                self.console_groups[key] = {
-                    "level": level,
-                    "message": message,
-                    "count": 1,
-                    "first_t": t,
-                    "page": self.page,
-                }
-            else:
-                self.console_overflow += 1
-            if level == "ERROR":
-                self._moment(4, t, "console error", message)
+        self.counts.console += 1
+        message = cut(message)
+        self.files["console"].add(ConsoleRow(t, level, message, self.page))
+        if level not in ("ERROR", "WARN", "WARNING"):
+            return
+        level = "WARN" if level == "WARNING" else level
+        if level == "ERROR":
+            self.counts.console_error += 1
+        else:
+            self.counts.console_warn += 1
+        key = (level, message[:500])
+        group = self.console_groups.get(key)
+        if group is not None:
+            group.count += 1
+            return
+        if not self._new_group(key, self.console_groups, self._console_beyond):
+            return
+        self.console_distinct += 1
+        if len(self.console_groups) < MAX_GROUPS:
+            self.console_groups[key] = ConsoleGroup(
+                level=level, message=cut(message, 500), count=1, first_t=t, page=self.page
+            )
+        if level == "ERROR":
+            self._moment(4, t, "console error", message)
 
     def request(self, t: int | None, req_id: str, method: str, url: str) -> None:
         self._time(t)
-        if len(self.open_requests) >= MAX_OPEN_REQUESTS:
+        earlier = self._open.pop(req_id, None)
+        if earlier is not None:
+            earlier.done = True  # the same id again: the earlier request never got its response
+        if len(self._requests) >= MAX_OPEN_REQUESTS:
             # Bounded memory: the oldest request still waiting is reported as never answered.
-            t0, m, u, page = self.open_requests.pop(next(iter(self.open_requests)))
-            self._network(t0, m, u, None, None, page)
-        self.open_requests[req_id] = (t, method, _cut(url, 2000) or "", self.page)
+            oldest = self._requests[0]
+            if oldest.req_id is not None:
+                self._open.pop(oldest.req_id, None)
+            oldest.done = True
+        pending = _Request(req_id, t, cut(method, 20), cut(url, _URL), self.page, None)
+        self._open[req_id] = pending
+        self._requests.append(pending)
+        self._drain()
 
     def response(self, t: int | None, req_id: str, status: int | None, method: str | None) -> None:
         self._time(t)
-        opened = self.open_requests.pop(req_id, None)
-        if opened is None:
-            self._network(t, method or "?", "(request not recorded)", status, None, self.page)
+        pending = self._open.pop(req_id, None)
+        if pending is None:
+            who = cut(method, 20) if isinstance(method, str) and method else "?"
+            self._queue(_Request(None, t, who, "(request not recorded)", self.page, status))
             return
-        t0, m, url, page = opened
-        duration = t - t0 if t is not None and t0 is not None else None
-        self._network(t0, m, url, status if status is not None else 0, duration, page)
+        pending.status = status if status is not None else 0
+        pending.duration = t - pending.t if t is not None and pending.t is not None else None
+        pending.done = True
+        self._drain()
 
     def network(self, t: int | None, method: str, url: str, status: int | None, duration: int | None) -> None:
         self._time(t)
-        self._network(t, method, _cut(url, 2000) or "", status, duration, self.page)
+        complete = _Request(None, t, cut(method, 20), cut(url, _URL), self.page, status)
+        complete.duration = duration
+        self._queue(complete)
 
-    def _network(
-        self, t: int | None, method: str, url: str, status: int | None, duration: int | None, page: str | None
-    ) -> None:
-        self.counts["network"] += 1
-        failed = status is None or status == 0 or status >= 400
-        item = {"t": t, "method": method, "url": url, "status": status, "duration": duration, "page": page}
+    def _queue(self, request: _Request) -> None:
+        if self._requests:
+            self._requests.append(request)  # behind a request still waiting: keep the order
+        else:
+            self._network(request)
+
+    def _drain(self) -> None:
+        requests = self._requests
+        while requests and requests[0].done:
+            self._network(requests.popleft())
+
+    def _network(self, r: _Request) -> None:
+        self.counts.network += 1
+        failed = r.status is None or r.status == 0 or r.status >= 400
+        self.files["network"].add(NetworkRow(r.t, r.method, r.url, r.status, r.duration, r.page, failed))
         if failed:
-            item["failed"] = True
-            self.counts["network_failed"] += 1
+            self.counts.network_failed += 1
             self.failed_total += 1
             if len(self.failed) < MAX_FAILED:
-                self.failed.append(item)
-            label = f"HTTP {status}" if status else "no response"
-            self._moment(5, t, "failed request", f"{method} {url} → {label}")
-        self.files["network"].add(item)
+                self.failed.append(
+                    FailedRequest(t=r.t, method=r.method, url=r.url, status=r.status, duration=r.duration, page=r.page)
+                )
+            label = f"HTTP {r.status}" if r.status else "no response"
+            self._moment(5, r.t, "failed request", f"{r.method} {cut(r.url, 200)} → {label}")
 
     def exception(self, t: int | None, error_type: str, message: str, page: str | None, stack: str | None) -> None:
         self._time(t)
-        self.counts["error"] += 1
-        page = _cut(page, 1000) if isinstance(page, str) else self.page
-        message = _cut(message) or ""
-        item = {
-            "t": t,
-            "type": _cut(error_type, 200),
-            "message": message,
-            "page": page,
-            "stack": _cut(stack, 4000) if isinstance(stack, str) else None,
-        }
-        self.files["errors"].add(item)
-        key = (str(item["type"] or ""), message[:500])
+        self.counts.error += 1
+        where = cut(page, _URL) if isinstance(page, str) else self.page
+        error_type = cut(error_type, 200)
+        message = cut(message)
+        stack = cut(stack, 4000) if isinstance(stack, str) and stack else None
+        self.files["errors"].add(ErrorRow(t, error_type, message, where, stack))
+        key = (error_type, message[:500])
         group = self.errors.get(key)
         if group is not None:
-            group["count"] += 1
-            group["last_t"] = t
+            group.count += 1
+            group.last_t = t
+            if where and where not in group.pages and len(group.pages) < MAX_GROUP_PAGES:
+                group.pages.append(where)
             return
-        if len(self.errors) < MAX_ERROR_GROUPS:
-            self.errors[key] = {
-                "type": item["type"],
-                "message": message,
-                "count": 1,
-                "first_t": t,
-                "last_t": t,
-                "page": page,
-            }
-        else:
-            self.errors_overflow += 1
-        self._moment(6, t, "error", f"{item['type']}: {message}")
+        if not self._new_group(key, self.errors, self._errors_beyond):
+            return
+        self.errors_distinct += 1
+        if len(self.errors) < MAX_GROUPS:
+            self.errors[key] = ErrorGroup(
+                type=error_type,
+                message=cut(message, 500),
+                count=1,
+                first_t=t,
+                last_t=t,
+                page=where,
+                pages=[where] if where else [],
+            )
+        self._moment(6, t, "error", f"{error_type}: {message}")
+
+    @staticmethod
+    def _new_group(key: tuple[str, str], groups: dict[Any, Any], beyond: set[int]) -> bool:
+        """Whether ``key`` (not among the kept groups) is seen for the first time; remembered by hash, capped."""
+        if len(groups) < MAX_GROUPS:
+            return True
+        marker = hash(key)
+        if marker in beyond:
+            return False
+        if len(beyond) < MAX_GROUPS_BEYOND:
+            beyond.add(marker)
+        return True
 
     def custom(self, t: int | None, name: str, properties: dict[str, Any]) -> None:
         self._time(t)
-        self.counts["custom"] += 1
-        name = _cut(name, 200) or ""
-        props = {str(k)[:100]: v for k, v in list(properties.items())[:50]}
-        item = {"t": t, "name": name, "properties": props}
-        self.files["custom"].add(item)
-        self.custom_names[name] += 1
+        self.counts.custom += 1
+        name = cut(name, 200)
+        props = {str(k)[:100]: scalar(v, 300) for k, v in _first_items(properties, MAX_PROPERTIES)}
+        self.files["custom"].add(CustomRow(t, name, props))
+        if name in self.custom_names or len(self.custom_names) < MAX_CUSTOM_NAMES:
+            self.custom_names[name] += 1
+        else:
+            self.custom_names["(other names)"] += 1
         if len(self.custom_events) < MAX_CUSTOM:
-            self.custom_events.append(item)
+            shown = {k: scalar(v, 100) for k, v in itertools.islice(props.items(), SUMMARY_PROPERTIES)}
+            self.custom_events.append(CustomEvent(t=t, name=name, properties=shown))
         self._moment(2, t, "custom event", name)
 
     def other(self, t: int | None, type_name: str, line: bytes) -> None:
         self._time(t)
-        self.counts["other"] += 1
+        self.counts.other += 1
         type_name = type_name[:120]
         if type_name in self.other_types or len(self.other_types) < MAX_OTHER_TYPES:
             self.other_types[type_name] += 1
         else:
             self.other_types["(other types)"] += 1
         raw = line[:OTHER_RAW_CHARS].decode("utf-8", "replace")
-        self.files["other"].add({"t": t, "type": type_name, "raw": raw, "cut": len(line) > OTHER_RAW_CHARS})
+        self.files["other"].add(OtherRow(t, type_name, raw, len(line) > OTHER_RAW_CHARS))
 
     # -- finishing ------------------------------------------------------------------------------
 
-    def finish(self, reading: dict[str, Any], *, transfer_complete: bool) -> dict[str, Any]:
+    def finish(self, reading: Reading, *, transfer_complete: bool) -> SessionSummary:
         """Close the files and return the summary (the caller writes it to summary.json)."""
-        if transfer_complete:
-            # Requests still open when the session ended never got a response.
-            for req_id in list(self.open_requests):
-                t, method, url, page = self.open_requests.pop(req_id)
-                self._network(t, method, url, None, None, page)
+        pending = 0
+        for request in self._requests:
+            if not request.done:
+                if not transfer_complete:
+                    pending += 1  # its response may be in the part of the file not read
+                    continue
+                request.done = True  # the session ended without its response
+            self._network(request)
+        self._requests.clear()
+        self._open.clear()
+        groups = sorted(self.errors.values(), key=_first_seen)
+        for group in groups:
+            self.files["error_groups"].add(
+                ErrorGroupRow(group.type, group.message, group.count, group.first_t, group.last_t, group.pages)
+            )
         for writer in self.files.values():
             writer.close()
-        moments = sorted((m[2] for m in self._moments), key=lambda m: (m["t"] is None, m["t"] or 0))
-        return {
-            "first_ms": self.first,
-            "last_ms": self.last,
-            "user": self.user,
-            "meta": self.metadata,
-            "counts": dict(self.counts),
-            "other_types": dict(self.other_types.most_common()),
-            "pages": self.pages,
-            "pages_total": self.pages_total,
-            "errors": sorted(self.errors.values(), key=lambda g: (g["first_t"] is None, g["first_t"] or 0)),
-            "errors_distinct_overflow": self.errors_overflow,
-            "failed_requests": sorted(self.failed, key=lambda r: (r["t"] is None, r["t"] or 0)),
-            "failed_total": self.failed_total,
-            "console": sorted(self.console_groups.values(), key=lambda g: (g["first_t"] is None, g["first_t"] or 0)),
-            "console_overflow": self.console_overflow,
-            "custom_events": self.custom_events,
-            "custom_names": dict(self.custom_names.most_common(50)),
-            "timeline": moments,
-            "items": {name: w.count for name, w in self.files.items()},
-            "items_dropped": {name: w.dropped for name, w in self.files.items() if w.dropped},
-            "pending_requests": len(self.open_requests),
-            "reading": {
-                **reading,
-                "parsed": self.stats.parsed,
-                "blank": self.stats.blank,
-                "invalid_json": self.stats.invalid_json,
-                "not_utf8": self.stats.not_utf8,
-                "not_object": self.stats.not_object,
-                "shapes": dict(self.stats.shapes),
-            },
-        }
+        stats = self.stats
+        reading.parsed = stats.parsed
+        reading.blank += stats.blank
+        reading.invalid_json = stats.invalid_json
+        reading.not_utf8 = stats.not_utf8
+        reading.not_object = stats.not_object
+        reading.shapes = dict(stats.shapes)
+        summary = SessionSummary(
+            first_ms=self.first,
+            last_ms=self.last,
+            session_id=_session_id(self.metadata),
+            user=self.user,
+            meta=self.metadata,
+            device={k: str(v) for k, v in self.metadata.items() if any(w in k.lower() for w in _DEVICE_WORDS)},
+            counts=self.counts,
+            other_types=[NameCount(name=k, count=v) for k, v in self.other_types.most_common(SUMMARY_LIST)],
+            pages=self.pages,
+            pages_total=self.pages_total,
+            errors=groups[:SUMMARY_LIST],
+            errors_distinct=self.errors_distinct,
+            failed_requests=sorted(self.failed, key=lambda r: (r.t is None, r.t or 0))[:SUMMARY_LIST],
+            failed_total=self.failed_total,
+            console=sorted(self.console_groups.values(), key=_first_seen)[:SUMMARY_LIST],
+            console_distinct=self.console_distinct,
+            custom_events=self.custom_events,
+            custom_names=[NameCount(name=k, count=v) for k, v in self.custom_names.most_common(50)],
+            timeline=sorted((m[2] for m in self._moments), key=lambda m: (m.t is None, m.t or 0)),
+            items={name: w.count for name, w in self.files.items()},
+            items_dropped={name: w.dropped for name, w in self.files.items() if w.dropped},
+            pending_requests=pending,
+            reading=reading,
+        )
+        return fit(summary)
 
     def file_facts(self) -> dict[str, tuple[int, int]]:
         return {f"{name}.jsonl": (w.size, w.crc) for name, w in self.files.items()}
+
+
+def _first_seen(group: ErrorGroup | ConsoleGroup) -> tuple[bool, int]:
+    return (group.first_t is None, group.first_t or 0)
+
+
+def _session_id(meta: dict[str, Scalar]) -> str | None:
+    value = meta.get("session_id") or meta.get("sessionID")
+    return cut(str(value), 120) if value else None
+
+
+def fit(summary: SessionSummary, limit: int = SUMMARY_MAX_BYTES) -> SessionSummary:
+    """Halve the longest lists until the encoded summary fits ``limit`` (their totals still count all)."""
+    while len(encode_summary(summary)) > limit:
+        lists: list[list[Any]] = [
+            summary.pages,
+            summary.errors,
+            summary.failed_requests,
+            summary.console,
+            summary.custom_events,
+            summary.other_types,
+            summary.custom_names,
+            summary.timeline,
+        ]
+        longest = max(lists, key=len)
+        if len(longest) <= 1:
+            summary.meta = {}
+            summary.user = UserInfo(user_id=summary.user.user_id) if summary.user else None
+            break
+        del longest[len(longest) // 2 :]
+    return summary

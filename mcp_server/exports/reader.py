@@ -1,38 +1,72 @@
-"""Turn an export URL into an indexed, cached export: download, parse, index, cache; or reuse the cache."""
+"""Turn an export URL into answers: the digest, or one page of a listing. Everything the tool needs from
+``exports/`` goes through ``ExportReader.open`` and ``ExportReader.page``.
+
+A first read downloads, parses and indexes the export (and caches the index); later reads use the
+cache. Parsing runs on the event loop in slices of ``SLICE_LINES`` lines with a checkpoint after each,
+so however hostile the file, the loop is never held for more than a few milliseconds at a time and
+other calls to the same server keep answering; the time budget is checked after every slice too.
+"""
 
 from __future__ import annotations
 
 import logging
+import secrets
 import time
 import zlib
 from collections.abc import Awaitable, Callable
-from dataclasses import asdict, dataclass
+from contextlib import aclosing
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import anyio
 import anyio.lowlevel
 import httpx2
-import orjson
 
-from mcp_server.exports.cache import Entry, ExportCache, default_cache_dir
-from mcp_server.exports.download import DownloadLimits, ReadStats, export_client, stream_lines
+from mcp_server.errors import InputError
+from mcp_server.exports.cache import CorruptEntry, Entry, ExportCache, default_cache_dir
+from mcp_server.exports.download import DownloadLimits, export_client, stream_lines
+from mcp_server.exports.focus import FOCUS_KINDS, Focus, FocusKind, Row
 from mcp_server.exports.guard import ExportUrlPolicy
 from mcp_server.exports.index import SUMMARY_FILE, IndexBuilder
+from mcp_server.exports.query import Filters, Position, decode_cursor, encode_cursor, iter_rows
+from mcp_server.exports.summary import Reading, SessionSummary, encode_summary
 from mcp_server.settings import Settings
 
 logger = logging.getLogger(__name__)
 
 Progress = Callable[[int, float], Awaitable[None]]  # (bytes read so far, seconds elapsed)
 _PROGRESS_EVERY = 1.0  # seconds
+SLICE_LINES = 2048  # lines parsed between two checkpoints (a few ms of work)
 
 
 @dataclass(frozen=True)
 class Opened:
     entry: Entry
-    summary: dict[str, Any]
+    summary: SessionSummary
     from_cache: bool
     seconds: float
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a listing: up to ``limit`` matching rows, each with the position after it."""
+
+    opened: Opened
+    kind: FocusKind
+    listing: str  # the file paged through ("error_groups" for distinct errors)
+    filters: Filters
+    start: Position
+    rows: list[tuple[Row, Position]]
+    more_after: bool  # matching rows follow the last one here
+    total: int | None  # rows in the listing (None when filtered: unknown without reading it all)
+
+    @property
+    def grouped(self) -> bool:
+        return self.listing != self.kind.name
+
+    def cursor(self, after: Position | None) -> str:
+        """The cursor that resumes after ``after`` (or at this page's start)."""
+        return encode_cursor(self.opened.entry, self.listing, self.filters, after or self.start)
 
 
 class ExportReader:
@@ -54,7 +88,7 @@ class ExportReader:
 
     @property
     def client(self) -> httpx2.AsyncClient:
-        # Made on first use: building TLS contexts is the costliest part of server start-up.
+        # Made on first use, once per process (TLS material is loaded only for the first https export).
         if self._client is None:
             if self._transport is not None:
                 self._client = httpx2.AsyncClient(transport=self._transport, follow_redirects=False)
@@ -80,9 +114,63 @@ class ExportReader:
             self.cache.root.mkdir(parents=True, exist_ok=True)
             entry = self.cache.lookup(key)
             if entry is not None and self._reusable(entry):
-                return Opened(entry, entry.summary(), True, time.monotonic() - started)
-            entry = await self._build(url, key, progress)
-            return Opened(entry, entry.summary(), False, time.monotonic() - started)
+                try:
+                    return Opened(entry, entry.summary(), True, time.monotonic() - started)
+                except CorruptEntry as exc:
+                    self.cache.drop(key, str(exc))
+            entry, summary = await self._build(url, key, progress)
+            return Opened(entry, summary, False, time.monotonic() - started)
+
+    async def page(
+        self,
+        url: str,
+        focus: Focus,
+        *,
+        query: str | None = None,
+        start: str | int | None = None,
+        end: str | int | None = None,
+        cursor: str | None = None,
+        limit: int = 200,
+        progress: Progress | None = None,
+    ) -> Page:
+        """Up to ``limit`` rows of one listing. A cached entry found damaged is dropped and read again, once."""
+        opened = await self.open(url, progress)
+        try:
+            return self._page(opened, focus, query, start, end, cursor, limit)
+        except CorruptEntry as exc:
+            # Damaged on disk since it was written: never serve it; read the export again, once.
+            self.forget(url, str(exc))
+            opened = await self.open(url, progress)
+            if cursor is not None:
+                raise InputError(
+                    "The cached copy of this export was damaged and has been re-read, so earlier cursors no longer "
+                    "apply: call again without cursor to start over."
+                ) from None
+            return self._page(opened, focus, query, start, end, cursor, limit)
+
+    def _page(
+        self,
+        opened: Opened,
+        focus: Focus,
+        query: str | None,
+        start: str | int | None,
+        end: str | int | None,
+        cursor: str | None,
+        limit: int,
+    ) -> Page:
+        kind = FOCUS_KINDS[focus]
+        filters = Filters.resolve(query, start, end, opened.summary.first_ms)
+        listing = kind.listing_file(filtered=filters.active)
+        position = decode_cursor(cursor, opened.entry, listing, filters) if cursor else Position()
+        rows: list[tuple[Row, Position]] = []
+        more_after = False
+        for found in iter_rows(self.cache, opened.entry, listing, filters, position):
+            if len(rows) == limit:
+                more_after = True
+                break
+            rows.append(found)
+        total = None if filters.active else opened.summary.items.get(listing)
+        return Page(opened, kind, listing, filters, position, rows, more_after, total)
 
     def forget(self, url: str, why: str) -> None:
         self.cache.drop(self.cache.key(url), why)
@@ -93,34 +181,45 @@ class ExportReader:
         # A read cut by a smaller byte cap than today's is read again, further.
         return not entry.manifest.get("byte_cap_hit") or entry.manifest.get("max_bytes", 0) >= self.limits.max_bytes
 
-    async def _build(self, url: str, key: str, progress: Progress | None) -> Entry:
+    async def _build(self, url: str, key: str, progress: Progress | None) -> tuple[Entry, SessionSummary]:
         scratch = self.cache.scratch()
         try:
             builder = IndexBuilder(scratch)
-            stats = ReadStats()
+            stats = Reading(max_bytes=self.limits.max_bytes, time_budget=self.limits.time_budget)
             began = last_report = time.monotonic()
-            async for batch in stream_lines(self.client, url, self.policy, self.limits, stats):
-                builder.feed(batch)
-                now = time.monotonic()
-                if progress is not None and now - last_report >= _PROGRESS_EVERY:
-                    last_report = now
-                    await progress(stats.bytes, now - began)
-                await anyio.lowlevel.checkpoint()  # let other requests run between batches
-            summary = builder.finish(
-                {**asdict(stats), "max_bytes": self.limits.max_bytes, "time_budget": self.limits.time_budget},
-                transfer_complete=stats.complete,
-            )
-            summary_bytes = orjson.dumps(summary)
+            deadline = began + self.limits.time_budget
+            async with aclosing(stream_lines(self.client, url, self.policy, self.limits, stats)) as batches:
+                async for batch in batches:
+                    for first in range(0, len(batch), SLICE_LINES):
+                        builder.feed(batch[first : first + SLICE_LINES] if len(batch) > SLICE_LINES else batch)
+                        await anyio.lowlevel.checkpoint()  # let other requests run between slices
+                        if time.monotonic() > deadline:
+                            stats.time_budget_hit = True
+                            break
+                    if stats.time_budget_hit:
+                        break
+                    now = time.monotonic()
+                    if progress is not None and now - last_report >= _PROGRESS_EVERY:
+                        last_report = now
+                        await progress(stats.bytes, now - began)
+            summary = builder.finish(stats, transfer_complete=stats.complete)
+            summary_bytes = encode_summary(summary)
             (scratch / SUMMARY_FILE).write_bytes(summary_bytes)
             files = builder.file_facts()
             files[SUMMARY_FILE] = (len(summary_bytes), zlib.crc32(summary_bytes))
             transient = stats.transfer_error is not None or stats.time_budget_hit
-            return self.cache.commit(
+            entry = self.cache.commit(
                 scratch,
                 key,
                 files,
-                {"byte_cap_hit": stats.byte_cap_hit, "max_bytes": self.limits.max_bytes, "transient": transient},
+                {
+                    "byte_cap_hit": stats.byte_cap_hit,
+                    "max_bytes": self.limits.max_bytes,
+                    "transient": transient,
+                    "secret": secrets.token_hex(16),  # keys the MACs of this entry's cursors
+                },
             )
+            return entry, summary
         except BaseException:
             self.cache.discard(scratch)
             raise

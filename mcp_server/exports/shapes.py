@@ -14,6 +14,9 @@ A new shape is one class with ``matches`` and ``feed``, added to ``SHAPES``.
 
 from __future__ import annotations
 
+import itertools
+import json
+import math
 import re
 from datetime import datetime
 from typing import Any, Protocol
@@ -44,33 +47,49 @@ class Shape(Protocol):
 
     def matches(self, obj: dict[str, Any]) -> bool: ...
     def feed(self, obj: dict[str, Any], line: bytes, sink: EventSink) -> None: ...
-    def sniff(self, line: bytes, sink: EventSink) -> bool:
-        """Fast path: handle the line from its bytes alone and return True, or return False to have it parsed.
 
-        Only for lines whose meaning is unambiguous from their bytes; anything unusual is left to the parser.
-        """
-        ...
+
+# Epoch milliseconds outside 1970..9999 cannot be shown as dates: such a time is unknown, not fatal.
+MAX_MS = 253_402_300_799_999
+_INT64 = 1 << 63
+_INT_TEXT = re.compile(r"\s*-?[0-9]{1,18}\s*")  # ASCII digits only: "²".isdigit() is True
+LEVEL_CHARS = 20
+ARGS_KEPT = 20  # console arguments joined into the message
+
+
+def valid_ms(t: int) -> int | None:
+    return t if 0 <= t <= MAX_MS else None
 
 
 def to_ms(value: Any) -> int | None:
-    """Epoch milliseconds from a number, a numeric string or an ISO-8601 string; None otherwise."""
+    """Epoch milliseconds from a number, a numeric string or an ISO-8601 string; None otherwise (never raises)."""
     if isinstance(value, bool) or value is None:
         return None
     if isinstance(value, int | float):
-        number = float(value)
+        number = float(value) if -_INT64 < value < _INT64 else math.inf
     elif isinstance(value, str):
+        if len(value) > 64:
+            return None
+        if ":" in value:  # a time of day: not a number (saves raising ValueError for every ISO string)
+            return _iso_ms(value)
         try:
             number = float(value)
         except ValueError:
-            try:
-                return int(datetime.fromisoformat(value).timestamp() * 1000)
-            except ValueError:
-                return None
+            return _iso_ms(value)
     else:
         return None
-    if number < 1e11:  # seconds
+    if not math.isfinite(number):
+        return None
+    if abs(number) < 1e11:  # seconds
         number *= 1000
-    return int(number)
+    return valid_ms(int(number))
+
+
+def _iso_ms(value: str) -> int | None:
+    try:
+        return valid_ms(int(datetime.fromisoformat(value).timestamp() * 1000))
+    except (ValueError, OverflowError, OSError):
+        return None
 
 
 def _text(value: Any) -> str:
@@ -78,7 +97,15 @@ def _text(value: Any) -> str:
         return value
     if value is None:
         return ""
-    return orjson.dumps(value).decode()
+    return json_text(value)
+
+
+def json_text(value: Any) -> str:
+    """JSON text for a parsed value; values orjson refuses (huge integers, lone surrogates) via the stdlib."""
+    try:
+        return orjson.dumps(value).decode()
+    except (orjson.JSONEncodeError, TypeError):
+        return json.dumps(value, ensure_ascii=False, default=str).encode("utf-8", "replace").decode()
 
 
 def _first(obj: dict[str, Any], *keys: str) -> Any:
@@ -90,13 +117,14 @@ def _first(obj: dict[str, Any], *keys: str) -> Any:
 
 
 def _int(value: Any) -> int | None:
+    """An integer field (status, duration) within 64 bits; None for anything else, never raising."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
-        return value
+        return value if -_INT64 <= value < _INT64 else None
     if isinstance(value, float):
-        return int(value)
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value) if math.isfinite(value) and -_INT64 < value < _INT64 else None
+    if isinstance(value, str) and len(value) <= 40 and _INT_TEXT.fullmatch(value):
         return int(value)
     return None
 
@@ -105,26 +133,69 @@ def _json_object(value: Any) -> dict[str, Any]:
     if isinstance(value, dict):
         return value
     if isinstance(value, str) and value.startswith("{"):
-        try:
-            parsed = orjson.loads(value)
-        except orjson.JSONDecodeError:
-            return {}
+        parsed = parse_line(value.encode())
         return parsed if isinstance(parsed, dict) else {}
     return {}
 
 
-_ROW_COUNTED = {b"click": "click", b"deadClick": "click", b"inputChange": "input", b"reduxAction": "redux"}
-_ROW_KIND = re.compile(rb'"event_type":"([A-Za-z]{1,40})"')
-_ROW_TIME = re.compile(rb'"session_time":"([^"]{10,40})"')
+class BadLine(Exception):
+    """A line that is not JSON; ``why`` is the ParseStats counter it belongs to."""
+
+    def __init__(self, why: str) -> None:
+        self.why = why
 
 
-def _count(sink: EventSink, kind: str, t: int | None) -> None:
-    if kind == "click":
-        sink.click(t)
-    elif kind == "input":
-        sink.input(t)
-    else:
-        sink.redux(t)
+def parse_line(line: bytes) -> Any:
+    """Parse one JSON value, as leniently as JSON allows; raise BadLine when it is not JSON.
+
+    orjson first; for what it refuses, the standard library, which reads numbers of any size (``1e999``
+    becomes infinity, an integer past 64 bits stays one): those are valid JSON, and one odd value must
+    not cost the whole event. Such values are then made what orjson would give (floats; lone
+    surrogates replaced) so that everything downstream can encode them.
+    """
+    try:
+        return orjson.loads(line)
+    except orjson.JSONDecodeError:
+        pass
+    if not line.strip():
+        raise BadLine("blank")
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError:
+        raise BadLine("not_utf8") from None
+    try:
+        return _orjson_like(json.loads(text, parse_constant=_no_constants, parse_int=_parse_int))
+    except (ValueError, RecursionError):
+        raise BadLine("invalid_json") from None
+
+
+def _parse_int(digits: str) -> int | float:
+    # Like orjson: an integer too long for 64 bits is a float (and int() refuses over 4,300 digits).
+    return int(digits) if len(digits) <= 21 else float(digits)
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _orjson_like(value: Any) -> Any:
+    if isinstance(value, str):
+        if value.isascii():
+            return value
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return value.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+        return value
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int):
+        return value if -_INT64 <= value < 1 << 64 else float(value)
+    if isinstance(value, dict):
+        return {_orjson_like(k): _orjson_like(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_orjson_like(v) for v in value]
+    return value
 
 
 class StreamingRow:
@@ -134,16 +205,6 @@ class StreamingRow:
 
     def matches(self, obj: dict[str, Any]) -> bool:
         return "event_type" in obj
-
-    def sniff(self, line: bytes, sink: EventSink) -> bool:
-        """Clicks, inputs and Redux actions are only counted: read their kind and time from the bytes."""
-        found = _ROW_KIND.search(line)
-        kind = _ROW_COUNTED.get(found.group(1)) if found else None
-        if kind is None or not line.startswith(b"{") or not line.rstrip().endswith(b"}"):
-            return False
-        when = _ROW_TIME.search(line)
-        _count(sink, kind, to_ms(when.group(1).decode()) if when else None)
-        return True
 
     def feed(self, obj: dict[str, Any], line: bytes, sink: EventSink) -> None:
         kind = obj["event_type"]
@@ -209,14 +270,6 @@ class StreamingRow:
 
 
 _NAVIGATION_WORDS = ("Navigation", "PageView", "Location")
-_SDK_TIME = re.compile(rb'"time":(\d{9,16})')  # right after the type
-# Event types that are only counted: recognised from the line's first bytes, without parsing it.
-_SDK_COUNTED = {b"lr.Click": "click", b"lr.InputChange": "input", b"lr.redux.ReduxAction": "redux"}
-_SDK_NETWORK = {b"lr.network.RequestEvent", b"lr.network.ResponseEvent"}
-# "key":"string" or "key":number, for the flat fields at the start of a network event.
-_SDK_FIELD = re.compile(rb'"(reqId|url|method|status)":(?:"((?:[^"\\]|\\.)*)"|(\d+))')
-_SDK_PREFIX = b'{"type":"lr.'
-_CLOSERS = (b"}", b"}\r")
 
 
 def _sdk_request(t: int | None, data: dict[str, Any], line: bytes, sink: EventSink) -> None:
@@ -229,8 +282,8 @@ def _sdk_response(t: int | None, data: dict[str, Any], line: bytes, sink: EventS
 
 def _sdk_log(t: int | None, data: dict[str, Any], line: bytes, sink: EventSink) -> None:
     args = data.get("args")
-    message = " ".join(_text(a) for a in args) if isinstance(args, list) else _text(args)
-    sink.console(t, _text(data.get("logLevel") or "LOG").upper(), message)
+    message = " ".join(_text(a) for a in args[:ARGS_KEPT]) if isinstance(args, list) else _text(args)
+    sink.console(t, _text(data.get("logLevel") or "LOG")[:LEVEL_CHARS].upper(), message)
 
 
 def _sdk_exception(t: int | None, data: dict[str, Any], line: bytes, sink: EventSink) -> None:
@@ -283,55 +336,10 @@ class SdkEvent:
         kind = obj.get("type", obj.get("eventType"))
         return isinstance(kind, str) and kind.startswith("lr.")
 
-    def sniff(self, line: bytes, sink: EventSink) -> bool:
-        """Counted events, and network events up to their headers, read from the bytes; the rest is parsed.
-
-        Network events carry headers and bodies (often most of a file's bytes) that the index never
-        needs; reading reqId, method, url and status from the part before them saves parsing the rest.
-        A complete object ends with "}": damaged lines are left to the parser, which reports them.
-        """
-        if not line.startswith(_SDK_PREFIX) or not line.endswith(_CLOSERS):
-            return False
-        end = line.find(b'"', 9)
-        kind = line[9:end]
-        counted = _SDK_COUNTED.get(kind)
-        if counted is None:
-            if kind not in _SDK_NETWORK:
-                return False
-            return self._sniff_network(line, kind, end, sink)
-        found = _SDK_TIME.match(line, end + 2)
-        _count(sink, counted, int(found.group(1)) if found else None)
-        return True
-
-    @staticmethod
-    def _sniff_network(line: bytes, kind: bytes, end: int, sink: EventSink) -> bool:
-        head_end = line.find(b'"headers":', end, end + 4096)
-        if head_end < 0:
-            return False
-        found = _SDK_TIME.match(line, end + 2)
-        t = int(found.group(1)) if found else None
-        fields = {key: text or number for key, text, number in _SDK_FIELD.findall(line, end, head_end)}
-        req_id = fields.get(b"reqId")
-        if not req_id or b"\\" in req_id:
-            return False
-        if kind == b"lr.network.RequestEvent":
-            url, method = fields.get(b"url"), fields.get(b"method")
-            if url is None or method is None or b"\\" in url:
-                return False
-            sink.request(t, req_id.decode(), method.decode(), url.decode("utf-8", "replace"))
-            return True
-        status = fields.get(b"status")
-        if status is None or not status.isdigit():
-            return False
-        method = fields.get(b"method")
-        sink.response(t, req_id.decode(), int(status), method.decode() if method else None)
-        return True
-
     def feed(self, obj: dict[str, Any], line: bytes, sink: EventSink) -> None:
         kind = str(obj.get("type", obj.get("eventType")))
         t = obj.get("time")
-        if type(t) is not int:
-            t = to_ms(_first(obj, "time", "timestamp", "ts"))
+        t = valid_ms(t) if type(t) is int else to_ms(_first(obj, "time", "timestamp", "ts"))
         data = obj.get("data")
         if type(data) is not dict:
             payload = obj.get("payload")
@@ -359,13 +367,11 @@ class UnknownLine:
     def matches(self, obj: dict[str, Any]) -> bool:
         return True
 
-    def sniff(self, line: bytes, sink: EventSink) -> bool:
-        return False
-
     def feed(self, obj: dict[str, Any], line: bytes, sink: EventSink) -> None:
         label = _first(obj, "type", "eventType", "event_type", "kind", "event")
         if not isinstance(label, str):
-            label = f"(no type; keys {', '.join(list(obj)[:3]) or 'none'})"
+            keys = ", ".join(str(key)[:40] for key in itertools.islice(obj, 3))
+            label = f"(no type; keys {keys or 'none'})"
         sink.other(to_ms(_first(obj, "time", "timestamp", "ts", "session_time")), label, line)
 
 

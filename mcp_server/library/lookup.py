@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from mcp_server.errors import InputError, UserFacingError
+from mcp_server.exports.summary import SessionSummary
 from mcp_server.library.facts import NoTimestamps, facts_from_summary, read_was_interrupted
 from mcp_server.library.model import ExportRef
 from mcp_server.library.sync import PAGE_SIZE, expiry_ms, export_key, in_thread
@@ -52,7 +52,7 @@ async def export_url_for(rt: Runtime, session_id: str) -> str:
     )
 
 
-async def record_read(rt: Runtime, url: str, summary: dict[str, Any]) -> None:
+async def record_read(rt: Runtime, url: str, summary: SessionSummary) -> None:
     """Add a session read with read_session_export to the index (reading never fails because of the index)."""
     try:
         app = _configured_app(rt)

@@ -26,7 +26,7 @@ from mcp_server.adapters.logrocket import ExportFile, LogRocketClient
 from mcp_server.exports.cache import url_key
 from mcp_server.exports.reader import ExportReader
 from mcp_server.exports.urlinfo import inspect_export_url
-from mcp_server.library.facts import NoTimestamps, facts_from_summary, read_was_interrupted
+from mcp_server.library.facts import NoTimestamps, bytes_read, facts_from_summary, read_was_interrupted
 from mcp_server.library.model import ExportRef
 from mcp_server.library.store import Failure, Store, SyncPosition
 from mcp_server.render.text import clean_text
@@ -340,7 +340,7 @@ class _Run:
         await in_thread(self.store.put, facts, now_ms())
         self.progress.indexed += 1
         self.progress.reached_ms = max(self.progress.reached_ms or 0, facts.started_ms)
-        self.progress.bytes += int((summary.get("reading") or {}).get("bytes") or 0)
+        self.progress.bytes += bytes_read(summary)
         await self._tick()
 
     async def _failed(self, key: str, session_id: str | None, ref: ExportRef, reason: str) -> None:

@@ -6,7 +6,12 @@ the file for tests and benchmarks:
 - ``events=N``: stretch the session to about N events (generated on the fly, never held in memory;
   with ``SandboxWorld.export_cache_dir`` set, written to disk once and then served from there);
 - ``variant=broken-lines | binary | huge-line | truncated``: malformed files a reader must survive;
-- ``encoding=gzip``: serve gzip with a ``Content-Encoding`` header instead of as a ``.gz`` file.
+- ``encoding=gzip``: serve gzip with a ``Content-Encoding`` header instead of as a ``.gz`` file;
+- ``profile=standard | small``: the size of the lines (see ``line_profiles``: about 600 or 240 bytes);
+- ``bytes=N``: stretch the session to N bytes of JSON Lines (within one line; instead of ``events``);
+- hostile content (see ``hostile``): ``variant=huge-values | bad-values | open-requests | repeated-exception``
+  (lines mixed into the session's) or ``variant=blank-bomb | gzip-garbage | gzip-trailing-garbage |
+  raw-deflate | zlib-deflate | gzip-on-plain`` (whole bodies), tuned by ``count``, ``chars`` and ``blank_bytes``.
 
 ``GET /_sandbox/redirect?to=URL`` answers 302 to any URL, to test that redirects are checked.
 """
@@ -15,8 +20,10 @@ from __future__ import annotations
 
 import os
 import random
+import threading
 import zlib
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -25,11 +32,75 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from mcp_server.sandbox.hostile import (
+    BODY_VARIANTS,
+    DEFAULT_BLANK_BYTES,
+    DEFAULT_CHARS,
+    HOSTILE_VARIANTS,
+    LINE_VARIANTS,
+    HostileOptions,
+    body_encoding,
+    hostile_body,
+    hostile_lines,
+)
+from mcp_server.sandbox.line_profiles import PROFILES, Profile, profile_lines, sized_lines
 from mcp_server.sandbox.sessions import SyntheticSession
 from mcp_server.sandbox.world import SandboxWorld
 
 _CHUNK = 64 * 1024
-VARIANTS = ("broken-lines", "binary", "huge-line", "truncated")
+# Bump when generated lines change, so that files written to an export cache directory before are not served.
+GENERATOR_VERSION = 2
+VARIANTS = ("broken-lines", "binary", "huge-line", "truncated", *HOSTILE_VARIANTS)
+# Bounds on the shaping parameters: generous for benchmarks, but a typo must not make the sandbox spin for hours.
+_MAX_BYTES = 64 << 30
+_MAX_COUNT = 10_000_000
+_MAX_CHARS = 64 << 20
+
+
+@dataclass(frozen=True)
+class Shaping:
+    """How a request asks the file to be shaped (the unsigned query parameters)."""
+
+    target: int | None = None  # events
+    size: int | None = None  # bytes
+    profile: Profile = "standard"
+    variant: str | None = None
+    hostile: HostileOptions = field(default_factory=HostileOptions)
+
+    def lines(self, session: SyntheticSession) -> Iterator[bytes]:
+        """The session's lines in this profile and size, without the variant's damage."""
+        if self.size is not None:
+            return sized_lines(session, self.size, self.profile)
+        return profile_lines(session, self.target, self.profile)
+
+    def file_stem(self, session: SyntheticSession) -> str:
+        """A name that differs whenever the bytes would (files written by an older generator included)."""
+        h = self.hostile
+        parts = [f"g{GENERATOR_VERSION}", session.recording_id, str(self.target), str(self.size), self.profile]
+        parts.append(self.variant or "plain")
+        if self.variant in HOSTILE_VARIANTS:
+            parts += [str(h.count_for(self.variant)), str(h.chars), str(h.blank_bytes)]
+        return "-".join(parts)
+
+
+def shaping(query: Mapping[str, str]) -> Shaping | str:
+    """The shaping parameters of a request, or what is wrong with them."""
+    numbers: dict[str, int | None] = {}
+    for name, top in (("events", _MAX_COUNT), ("bytes", _MAX_BYTES), ("count", _MAX_COUNT), ("chars", _MAX_CHARS)):
+        raw = query.get(name, "")
+        # Not a number: ignored, as a storage server ignores unsigned parameters it does not know.
+        numbers[name] = min(int(raw), top) if raw.isdigit() else None
+    raw_blank = query.get("blank_bytes", "")
+    blank = min(int(raw_blank), _MAX_BYTES) if raw_blank.isdigit() else DEFAULT_BLANK_BYTES
+    profile = query.get("profile", "standard")
+    if profile not in PROFILES:
+        return f"profile must be one of {', '.join(PROFILES)}"
+    variant = query.get("variant")
+    if variant is not None and variant not in VARIANTS:
+        # A misspelt variant would otherwise serve a healthy file, and a test of it would prove nothing.
+        return f"variant must be one of {', '.join(VARIANTS)}"
+    hostile = HostileOptions(numbers["count"], numbers["chars"] or DEFAULT_CHARS, blank)
+    return Shaping(numbers["events"], numbers["bytes"], profile, variant, hostile)
 
 
 def routes(world: SandboxWorld) -> list[Route]:
@@ -56,19 +127,21 @@ def routes(world: SandboxWorld) -> list[Route]:
             session = app.session(rec, int(index)) if index.isdigit() else None
         if app is None or session is None:
             return _xml_error(404, "NoSuchKey", "The specified key does not exist.")
-        target = int(q["events"]) if q.get("events", "").isdigit() else None
-        variant = q.get("variant")
+        shape = shaping(q)
+        if isinstance(shape, str):
+            return _xml_error(400, "InvalidArgument", f"Invalid argument: {shape}.")
+        variant = shape.variant
         gzipped = name.endswith(".gz") or q.get("encoding") == "gzip"
         headers = {"Content-Encoding": "gzip"} if q.get("encoding") == "gzip" and not name.endswith(".gz") else {}
         media = "application/gzip" if name.endswith(".gz") else "application/jsonl"
         if variant == "truncated":
             return await _truncated(session, gzipped, headers, media)
-        if world.export_cache_dir is not None and target is not None:
-            path = await anyio.to_thread.run_sync(
-                _materialize, world.export_cache_dir, session, target, variant, gzipped
-            )
+        if variant in BODY_VARIANTS:
+            return await _hostile_body(session, shape, name, headers, media)
+        if world.export_cache_dir is not None and (shape.target is not None or shape.size is not None):
+            path = await anyio.to_thread.run_sync(_materialize, world.export_cache_dir, session, shape, gzipped)
             return FileResponse(path, media_type=media, headers=headers)
-        lines = _variant_lines(session, target, variant)
+        lines = _variant_lines(session, shape)
         body = _gzip(lines) if gzipped else _batched(lines)
         return StreamingResponse(body, media_type=media, headers=headers)
 
@@ -81,10 +154,14 @@ def routes(world: SandboxWorld) -> list[Route]:
     ]
 
 
-def _variant_lines(session: SyntheticSession, target: int | None, variant: str | None) -> Iterator[bytes]:
-    """The session's lines, with damage mixed in for the malformed variants."""
+def _variant_lines(session: SyntheticSession, shape: Shaping) -> Iterator[bytes]:
+    """The session's lines, with damage mixed in for the malformed and hostile variants."""
+    variant = shape.variant
+    if variant in LINE_VARIANTS:
+        yield from hostile_lines(session, shape.lines(session), variant, shape.hostile)
+        return
     rng = random.Random(session.seed ^ 0x5EED)
-    for n, line in enumerate(session.lines(target)):
+    for n, line in enumerate(shape.lines(session)):
         yield line
         if n == 5 and variant == "broken-lines":
             yield b'{"type":"lr.core.LogEvent","time":1,"data":{"logLevel":"ERR\n'  # cut in the middle
@@ -101,6 +178,41 @@ def _variant_lines(session: SyntheticSession, target: int | None, variant: str |
             yield b'{"type":"lr.network.ResponseEvent","time":1,"data":{"reqId":"huge","body":"' + body + b'"}}\n'
 
 
+async def _hostile_body(
+    session: SyntheticSession, shape: Shaping, name: str, headers: dict[str, str], media: str
+) -> Response:
+    assert shape.variant is not None
+    variant = shape.variant
+    encoding = body_encoding(variant)
+    if encoding is not None:
+        headers = {**headers, "Content-Encoding": encoding}
+    elif variant in ("blank-bomb", "gzip-trailing-garbage") and not name.endswith(".gz"):
+        headers = {**headers, "Content-Encoding": "gzip"}  # gzip either way: say so when the name does not
+    if variant == "blank-bomb":
+        bomb = await anyio.to_thread.run_sync(_bomb, session, shape)
+        return Response(bomb, media_type=media, headers=headers)
+    body = hostile_body(session, shape.lines(session), variant, shape.hostile)
+    return StreamingResponse(_batched_sync(body), media_type=media, headers=headers)
+
+
+def _bomb(session: SyntheticSession, shape: Shaping) -> bytes:
+    """Made once per (session, shaping) and kept: it is small, and a benchmark downloads it many times."""
+    key = f"{session.org}/{session.app}/{shape.file_stem(session)}"
+    with _BOMBS_LOCK:
+        bomb = _BOMBS.get(key)
+    if bomb is None:
+        bomb = b"".join(hostile_body(session, shape.lines(session), "blank-bomb", shape.hostile))
+        with _BOMBS_LOCK:
+            _BOMBS[key] = bomb
+            while len(_BOMBS) > 4:
+                del _BOMBS[next(iter(_BOMBS))]
+    return bomb
+
+
+_BOMBS: dict[str, bytes] = {}
+_BOMBS_LOCK = threading.Lock()
+
+
 async def _truncated(session: SyntheticSession, gzipped: bool, headers: dict[str, str], media: str) -> Response:
     """Promise the whole file, send half of it, then end: the connection breaks mid-transfer."""
     data = b"".join(session.lines(None))
@@ -114,15 +226,15 @@ async def _truncated(session: SyntheticSession, gzipped: bool, headers: dict[str
     return StreamingResponse(body(), media_type=media, headers={**headers, "Content-Length": str(len(data))})
 
 
-def _materialize(root: Path, session: SyntheticSession, target: int, variant: str | None, gzipped: bool) -> Path:
+def _materialize(root: Path, session: SyntheticSession, shape: Shaping, gzipped: bool) -> Path:
     """Write a generated export to disk once (benchmarks want the network, not the generator, measured)."""
     root.mkdir(parents=True, exist_ok=True)
-    path = root / f"{session.recording_id}-{target}-{variant or 'plain'}.jsonl{'.gz' if gzipped else ''}"
+    path = root / f"{shape.file_stem(session)}.jsonl{'.gz' if gzipped else ''}"
     if path.exists():
         return path
-    scratch = path.with_suffix(f".{os.getpid()}.part")
+    scratch = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.part")
     with scratch.open("wb") as file:
-        lines = _variant_lines(session, target, variant)
+        lines = _variant_lines(session, shape)
         for chunk in _gzip_sync(lines) if gzipped else _batched_sync(lines):
             file.write(chunk)
     scratch.replace(path)

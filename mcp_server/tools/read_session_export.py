@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
+import msgspec
 from mcp_types import CallToolResult, ToolAnnotations
 from pydantic import BaseModel, Field, StringConstraints
 
 from mcp_server.errors import InputError
-from mcp_server.exports.cache import CorruptEntry
-from mcp_server.exports.query import Filters, Position, decode_cursor, encode_cursor, iter_items
+from mcp_server.exports.focus import FOCUS_KINDS, Focus, Row
+from mcp_server.exports.index import TIMELINE_SIZE
 from mcp_server.exports.reader import Opened
+from mcp_server.exports.summary import SessionSummary
 from mcp_server.exports.urlinfo import inspect_export_url
 from mcp_server.library.lookup import export_url_for, record_read
 from mcp_server.render import session as render
 from mcp_server.render.markdown import code
-from mcp_server.timeparse import iso, parse_offset_or_instant
+from mcp_server.timeparse import iso
 from mcp_server.tools.output import answer
 from mcp_server.tools.runtime import ToolContext, runtime
 
@@ -34,7 +36,6 @@ MAX_ITEMS = 200  # per listing page
 _STRUCTURED_LIST = 20
 _STRUCTURED_TEXT = 500
 
-Focus = Literal["errors", "network", "console", "navigation", "custom", "user", "timeline", "other"]
 Point = Annotated[str, StringConstraints(min_length=1, max_length=40)] | Annotated[int, Field(ge=0)]
 
 
@@ -51,6 +52,7 @@ class Reading(BaseModel):
     byte_cap_hit: bool
     time_budget_hit: bool
     transfer_error: str | None
+    damaged: str | None = Field(description="Set when the file's compressed data is damaged (read up to there).")
     from_cache: bool
     seconds: float = Field(description="Time this call spent reading or looking up the export.")
 
@@ -74,7 +76,8 @@ class Digest(BaseModel):
 
 class Listing(BaseModel):
     focus: str
-    items: list[dict[str, Any]] = Field(description="The items on this page (offset_ms added).")
+    grouped: bool = Field(description="True when each item is one distinct error (focus errors without filters).")
+    items: list[dict[str, Any]] = Field(description="The items on this page (times as offsets from the start).")
     first_number: int
     total: int | None = Field(description="Items of this kind in the session (unknown when filtered).")
     next_cursor: str | None = Field(description="Pass as cursor, with the same focus and filters, for the next page.")
@@ -105,9 +108,9 @@ async def read_session_export(
     focus: Annotated[
         Focus | None,
         Field(
-            description="List every item of one kind in full detail instead of the digest: errors, network "
-            "(all requests, failed ones marked), console, navigation, custom, user (identify and metadata), "
-            "timeline (important moments) or other (events of unrecognised types)."
+            description="List every item of one kind in full detail instead of the digest: "
+            + "; ".join(f"{k.name} ({k.describes})" for k in FOCUS_KINDS.values())
+            + "."
         ),
     ] = None,
     query: Annotated[
@@ -159,96 +162,41 @@ async def read_session_export(
     async def progress(done: int, seconds: float) -> None:
         await ctx.report_progress(done, None, f"Read {render.size(done)} of the export ({seconds:.0f} s)")
 
-    opened = await reader.open(url, progress=progress)
-    await record_read(rt, url, opened.summary)
-    summary = {**opened.summary, "reading": {**opened.summary.get("reading", {}), "from_cache": opened.from_cache}}
-    session_id = session_id or inspect_export_url(url).session_id or _meta_session(summary)
-    reading = _reading(summary, opened)
     if focus is None:
-        text = render.digest_markdown(summary, url, session_id, max_chars)
-        out = ReadSessionExportOutput(session_id=session_id, digest=_digest(summary), listing=None, reading=reading)
-        return answer(text, out)
-    try:
-        return _listing(reader, opened, url, session_id, focus, query, start, end, cursor, max_chars, reading)
-    except CorruptEntry as exc:
-        # Damaged on disk since it was written: never serve it; read the export again, once.
-        reader.forget(url, str(exc))
         opened = await reader.open(url, progress=progress)
-        if cursor is not None:
-            raise InputError(
-                "The cached copy of this export was damaged and has been re-read, so earlier cursors no longer "
-                "apply: call again without cursor to start over."
-            ) from None
-        reading = _reading(opened.summary, opened)
-        return _listing(reader, opened, url, session_id, focus, query, start, end, cursor, max_chars, reading)
-
-
-def _listing(
-    reader: Any,
-    opened: Opened,
-    url: str,
-    session_id: str | None,
-    focus: str,
-    query: str | None,
-    start: str | int | None,
-    end: str | int | None,
-    cursor: str | None,
-    max_chars: int,
-    reading: Reading,
-) -> CallToolResult:
-    summary = opened.summary
-    first = summary.get("first_ms")
-    filters = Filters(query, _point(start, "start", first), _point(end, "end", first))
-    if filters.start_ms is not None and filters.end_ms is not None and filters.start_ms > filters.end_ms:
-        raise InputError("start is after end; swap them or drop one.")
-    position = decode_cursor(cursor, opened.entry, focus, filters) if cursor else Position()
-    items: list[Any] = []
-    more_after = False
-    for item in iter_items(reader.cache, opened.entry, focus, filters, position):
-        if len(items) == MAX_ITEMS:
-            more_after = True
-            break
-        items.append(item)
-    rows = [(render.focus_row(focus, item.data, first), item.after) for item in items]
-
-    def next_call(after: Position | None) -> str:
-        token = encode_cursor(opened.entry, focus, filters, after or position)
-        return render.call(url, focus=focus, query=query, start=start, end=end, cursor=token)
-
-    call_room = len(next_call(position)) + 40
-    text, shown = render.focus_markdown(
-        focus=focus,
-        rows=rows,
-        more_after=more_after,
-        next_call=next_call,
-        first_number=position.shown + 1,
-        total=None if filters.active else summary.get("items", {}).get(focus),
+        await record_read(rt, url, opened.summary)
+        summary = opened.summary
+        session_id = session_id or inspect_export_url(url).session_id or summary.session_id
+        text = render.digest_markdown(summary, url, session_id, max_chars, from_cache=opened.from_cache)
+        out = ReadSessionExportOutput(
+            session_id=session_id, digest=_digest(summary), listing=None, reading=_reading(opened)
+        )
+        return answer(text, out)
+    page = await reader.page(
+        url, focus, query=query, start=start, end=end, cursor=cursor, limit=MAX_ITEMS, progress=progress
+    )
+    await record_read(rt, url, page.opened.summary)
+    summary = page.opened.summary
+    session_id = session_id or inspect_export_url(url).session_id or summary.session_id
+    text, shown = render.page_markdown(
+        page,
+        url=url,
+        call_arguments={"focus": focus, "query": query, "start": start, "end": end},
         filters_text=_filters_text(query, start, end),
         session_id=session_id,
         max_chars=max_chars,
-        call_room=call_room,
     )
-    more = shown < len(rows) or more_after
-    next_cursor = encode_cursor(opened.entry, focus, filters, items[shown - 1].after if shown else position)
+    more = shown < len(page.rows) or page.more_after
     listing = Listing(
         focus=focus,
-        items=[_structured_item(item.data, first) for item in items[:shown]],
-        first_number=position.shown + 1,
-        total=None if filters.active else summary.get("items", {}).get(focus),
-        next_cursor=next_cursor if more else None,
+        grouped=page.grouped,
+        items=[_structured_row(row, summary) for row, _ in page.rows[:shown]],
+        first_number=page.start.shown + 1,
+        total=page.total,
+        next_cursor=page.cursor(page.rows[shown - 1][1] if shown else None) if more else None,
     )
-    return answer(text, ReadSessionExportOutput(session_id=session_id, digest=None, listing=listing, reading=reading))
-
-
-def _point(value: str | int | None, field: str, first: int | None) -> int | None:
-    if value is None:
-        return None
-    kind, ms = parse_offset_or_instant(value, field=field)
-    if kind == "time":
-        return ms
-    if first is None:
-        raise InputError(f"{field} is an offset, but this export has no timestamps to count from; use a time.")
-    return first + ms
+    out = ReadSessionExportOutput(session_id=session_id, digest=None, listing=listing, reading=_reading(page.opened))
+    return answer(text, out)
 
 
 def _filters_text(query: str | None, start: str | int | None, end: str | int | None) -> str:
@@ -262,26 +210,22 @@ def _filters_text(query: str | None, start: str | int | None, end: str | int | N
     return (" (" + ", ".join(parts) + ")") if parts else ""
 
 
-def _meta_session(summary: dict[str, Any]) -> str | None:
-    value = (summary.get("meta") or {}).get("session_id")
-    return str(value) if value else None
-
-
-def _reading(summary: dict[str, Any], opened: Opened) -> Reading:
-    r = summary.get("reading") or {}
+def _reading(opened: Opened) -> Reading:
+    r = opened.summary.reading
     return Reading(
-        bytes=r.get("bytes", 0),
-        wire_bytes=r.get("wire_bytes", 0),
-        lines=r.get("lines", 0),
-        parsed=r.get("parsed", 0),
-        invalid_json=r.get("invalid_json", 0),
-        not_utf8=r.get("not_utf8", 0),
-        too_long=r.get("too_long", 0),
-        compression=r.get("compression"),
-        complete=not (r.get("byte_cap_hit") or r.get("time_budget_hit") or r.get("transfer_error")),
-        byte_cap_hit=bool(r.get("byte_cap_hit")),
-        time_budget_hit=bool(r.get("time_budget_hit")),
-        transfer_error=r.get("transfer_error"),
+        bytes=r.bytes,
+        wire_bytes=r.wire_bytes,
+        lines=r.lines,
+        parsed=r.parsed,
+        invalid_json=r.invalid_json,
+        not_utf8=r.not_utf8,
+        too_long=r.too_long,
+        compression=r.compression,
+        complete=r.complete,
+        byte_cap_hit=r.byte_cap_hit,
+        time_budget_hit=r.time_budget_hit,
+        transfer_error=r.transfer_error,
+        damaged=r.damaged,
         from_cache=opened.from_cache,
         seconds=round(opened.seconds, 3),
     )
@@ -297,69 +241,65 @@ def _cut(value: Any) -> Any:
     return value
 
 
-def _structured_item(item: dict[str, Any], first: int | None) -> dict[str, Any]:
-    out = {k: _cut(v) for k, v in item.items() if k != "t"}
-    out["offset_ms"] = item["t"] - first if item.get("t") is not None and first is not None else None
+def _structured_row(row: Row, summary: SessionSummary) -> dict[str, Any]:
+    """A listing row as structured output: its fields, with times as offsets from the session start."""
+    out: dict[str, Any] = {}
+    for name, value in msgspec.structs.asdict(row).items():
+        if name == "t":
+            out["offset_ms"] = summary.offset(value)
+        elif name.endswith("_t"):
+            out[name.removesuffix("_t") + "_offset_ms"] = summary.offset(value)
+        else:
+            out[name] = _cut(value)
     return out
 
 
-def _digest(summary: dict[str, Any]) -> Digest:
-    first = summary.get("first_ms")
-    last = summary.get("last_ms")
-
-    def at(t: int | None) -> int | None:
-        return t - first if t is not None and first is not None else None
-
-    def capped(name: str, rows: list[dict[str, Any]], total: int) -> list[dict[str, Any]]:
-        if total > _STRUCTURED_LIST:
-            omitted[name] = total - min(len(rows), _STRUCTURED_LIST)
-        return [_cut(r) for r in rows[:_STRUCTURED_LIST]]
-
+def _digest(summary: SessionSummary) -> Digest:
+    at = summary.offset
     omitted: dict[str, int] = {}
-    counts = summary.get("counts", {})
-    pages = [{"offset_ms": at(t), "href": href} for t, href in summary.get("pages", [])]
+
+    def capped(name: str, rows: list[dict[str, Any]], total: int, room: int = _STRUCTURED_LIST) -> list[dict[str, Any]]:
+        if total > min(len(rows), room):
+            omitted[name] = total - min(len(rows), room)
+        return [_cut(r) for r in rows[:room]]
+
+    counts = summary.counts
+    pages = [{"offset_ms": at(p.t), "href": p.href} for p in summary.pages]
     errors = [
         {
-            "type": e["type"],
-            "message": e["message"],
-            "count": e["count"],
-            "first_offset_ms": at(e["first_t"]),
-            "page": e.get("page"),
+            "type": e.type,
+            "message": e.message,
+            "count": e.count,
+            "first_offset_ms": at(e.first_t),
+            "last_offset_ms": at(e.last_t),
+            "page": e.page,
         }
-        for e in summary.get("errors", [])
+        for e in summary.errors
     ]
     failed = [
-        {
-            "offset_ms": at(r["t"]),
-            "method": r["method"],
-            "url": r["url"],
-            "status": r["status"],
-            "duration_ms": r.get("duration"),
-        }
-        for r in summary.get("failed_requests", [])
+        {"offset_ms": at(r.t), "method": r.method, "url": r.url, "status": r.status, "duration_ms": r.duration}
+        for r in summary.failed_requests
     ]
     console = [
-        {"level": c["level"], "message": c["message"], "count": c["count"], "first_offset_ms": at(c["first_t"])}
-        for c in summary.get("console", [])
+        {"level": c.level, "message": c.message, "count": c.count, "first_offset_ms": at(c.first_t)}
+        for c in summary.console
     ]
-    custom = [
-        {"offset_ms": at(c["t"]), "name": c["name"], "properties": c["properties"]}
-        for c in summary.get("custom_events", [])
-    ]
-    timeline = [{"offset_ms": at(m["t"]), "kind": m["kind"], "text": m["text"]} for m in summary.get("timeline", [])]
+    custom = [{"offset_ms": at(c.t), "name": c.name, "properties": c.properties} for c in summary.custom_events]
+    timeline = [{"offset_ms": at(m.t), "kind": m.kind, "text": m.text} for m in summary.timeline]
+    user = msgspec.structs.asdict(summary.user) if summary.user is not None else None
     return Digest(
-        user=_cut(summary.get("user")) or None,
-        started_at=iso(first) if first is not None else None,
-        ended_at=iso(last) if last is not None else None,
-        duration_ms=last - first if first is not None and last is not None else None,
-        device=_cut(summary.get("meta") or {}),
-        counts=counts,
-        other_types=dict(list((summary.get("other_types") or {}).items())[:50]),
-        pages=capped("pages", pages, summary.get("pages_total", len(pages))),
-        errors=capped("errors", errors, len(errors) + summary.get("errors_distinct_overflow", 0)),
-        failed_requests=capped("failed_requests", failed, summary.get("failed_total", len(failed))),
-        console=capped("console", console, len(console) + summary.get("console_overflow", 0)),
-        custom_events=capped("custom_events", custom, counts.get("custom", len(custom))),
-        timeline=capped("timeline", timeline, len(timeline)),
+        user=_cut({k: v for k, v in user.items() if v}) if user else None,
+        started_at=iso(summary.first_ms) if summary.first_ms is not None else None,
+        ended_at=iso(summary.last_ms) if summary.last_ms is not None else None,
+        duration_ms=summary.duration_ms,
+        device=_cut(summary.meta),
+        counts={k: v for k, v in msgspec.structs.asdict(counts).items() if v},
+        other_types={o.name: o.count for o in summary.other_types[:50]},
+        pages=capped("pages", pages, summary.pages_total),
+        errors=capped("errors", errors, summary.errors_distinct),
+        failed_requests=capped("failed_requests", failed, summary.failed_total),
+        console=capped("console", console, summary.console_distinct),
+        custom_events=capped("custom_events", custom, counts.custom),
+        timeline=capped("timeline", timeline, len(timeline), room=TIMELINE_SIZE),  # already the best few
         omitted=omitted,
     )
