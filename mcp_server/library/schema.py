@@ -25,6 +25,7 @@ _V1 = (
         complete INTEGER NOT NULL, indexed_ms BIGINT NOT NULL,
         PRIMARY KEY (app, session_id))""",
     "CREATE INDEX srm_sessions_started ON srm_sessions (started_ms)",
+    "CREATE INDEX srm_sessions_app_started ON srm_sessions (app, started_ms)",  # coverage per app, without a scan
     "CREATE INDEX srm_sessions_user ON srm_sessions (user_key, started_ms)",
     "CREATE INDEX srm_sessions_sid ON srm_sessions (session_id)",
     # Distinct identities, so a search by part of a name scans people, not sessions.

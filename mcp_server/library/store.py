@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-from mcp_server.library.db import Database, Tx
+from mcp_server.library.db import Database
 from mcp_server.library.model import ExportRef, SessionFacts, fold, generalise_url
 from mcp_server.library.schema import TABLES, migrate
 
@@ -153,92 +153,83 @@ class Store:
         self.put_many([facts], now_ms)
 
     def put_many(self, batch: Sequence[SessionFacts], now_ms: int) -> None:
-        with self.db.transaction() as tx:
-            for facts in batch:
-                self._put(tx, facts, now_ms)
-
-    def _put(self, tx: Tx, f: SessionFacts, now_ms: int) -> None:
-        key = (f.app, f.session_id)
-        for table in _CHILD_TABLES:
-            tx.execute(f"DELETE FROM {table} WHERE app = ? AND session_id = ?", key)
-        ref = f.export
-        values = (
-            f.app,
-            f.session_id,
-            ref.url,
-            ref.expires_ms,
-            ref.listing_cursor,
-            ref.listing_date_ms,
-            f.started_ms,
-            f.ended_ms,
-            f.duration_ms,
-            f.user_key,
-            f.user_id,
-            f.user_name,
-            f.user_email,
-            fold(f.user_id),
-            fold(f.user_name),
-            fold(f.user_email),
-            json.dumps(f.traits, ensure_ascii=False),
-            json.dumps(f.device, ensure_ascii=False),
-            json.dumps(list(f.pages), ensure_ascii=False),
-            f.pages_total,
-            f.events,
-            f.errors,
-            f.failed_requests,
-            f.console_errors,
-            f.console_warnings,
-            f.custom_events,
-            int(f.complete),
-            now_ms,
-        )
-        updates = ", ".join(f"{c} = excluded.{c}" for c in _SESSION_COLUMNS[2:])
-        tx.execute(
-            f"INSERT INTO srm_sessions ({', '.join(_SESSION_COLUMNS)}) VALUES ({', '.join('?' * len(values))}) "
-            f"ON CONFLICT (app, session_id) DO UPDATE SET {updates}",
-            values,
-        )
-        base = (f.app, f.session_id, f.started_ms, f.user_key)
-        tx.executemany(
-            "INSERT INTO srm_session_pages VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                (*base, i, href, generalise_url(href), _search(href, generalise_url(href)))
-                for i, href in enumerate(f.pages)
-            ],
-        )
-        tx.executemany(
-            "INSERT INTO srm_session_errors VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
+        """Store (or replace) these sessions' facts in one transaction, a few statements per batch."""
+        batch = list({(f.app, f.session_id): f for f in batch}.values())  # the last facts of a session win
+        if not batch:
+            return
+        keys = [(f.app, f.session_id) for f in batch]
+        sessions: list[tuple[Any, ...]] = []
+        pages: list[tuple[Any, ...]] = []
+        errors: list[tuple[Any, ...]] = []
+        requests: list[tuple[Any, ...]] = []
+        events: list[tuple[Any, ...]] = []
+        users: set[tuple[str, str, str, str]] = set()
+        for f in batch:
+            ref = f.export
+            sessions.append(
                 (
-                    *base,
-                    i,
-                    e.error_type,
-                    e.message,
-                    _search(e.error_type, e.message),
-                    e.count,
-                    e.first_offset_ms,
-                    e.page,
+                    f.app,
+                    f.session_id,
+                    ref.url,
+                    ref.expires_ms,
+                    ref.listing_cursor,
+                    ref.listing_date_ms,
+                    f.started_ms,
+                    f.ended_ms,
+                    f.duration_ms,
+                    f.user_key,
+                    f.user_id,
+                    f.user_name,
+                    f.user_email,
+                    fold(f.user_id),
+                    fold(f.user_name),
+                    fold(f.user_email),
+                    json.dumps(f.traits, ensure_ascii=False),
+                    json.dumps(f.device, ensure_ascii=False),
+                    json.dumps(list(f.pages), ensure_ascii=False),
+                    f.pages_total,
+                    f.events,
+                    f.errors,
+                    f.failed_requests,
+                    f.console_errors,
+                    f.console_warnings,
+                    f.custom_events,
+                    int(f.complete),
+                    now_ms,
                 )
-                for i, e in enumerate(f.error_list)
-            ],
-        )
-        tx.executemany(
-            "INSERT INTO srm_session_requests VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                (*base, i, r.method, r.url, r.pattern, r.status, r.count, _search(r.url, r.pattern))
-                for i, r in enumerate(f.requests)
-            ],
-        )
-        tx.executemany(
-            "INSERT INTO srm_session_events VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [(*base, e.name, fold(e.name), e.count) for e in f.custom],
-        )
-        if f.user_key is not None:
-            tx.execute(
-                "INSERT INTO srm_users VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                (f.user_key, fold(f.user_id), fold(f.user_email), fold(f.user_name)),
             )
-        tx.execute("DELETE FROM srm_sync_failures WHERE app = ? AND export_key = ?", key)
+            base = (f.app, f.session_id, f.started_ms, f.user_key)
+            for i, href in enumerate(f.pages):
+                pattern = generalise_url(href)
+                pages.append((*base, i, href, pattern, _search(href, pattern)))
+            for i, e in enumerate(f.error_list):
+                search = _search(e.error_type, e.message)
+                errors.append((*base, i, e.error_type, e.message, search, e.count, e.first_offset_ms, e.page))
+            for i, r in enumerate(f.requests):
+                requests.append((*base, i, r.method, r.url, r.pattern, r.status, r.count, _search(r.url, r.pattern)))
+            events.extend((*base, e.name, fold(e.name), e.count) for e in f.custom)
+            if f.user_key is not None:
+                users.add((f.user_key, fold(f.user_id), fold(f.user_email), fold(f.user_name)))
+        updates = ", ".join(f"{c} = excluded.{c}" for c in _SESSION_COLUMNS[2:])
+        with self.db.transaction() as tx:
+            tx.executemany(
+                "INSERT INTO srm_sync_state (app) VALUES (?) ON CONFLICT (app) DO NOTHING",
+                [(app,) for app in sorted({f.app for f in batch})],
+            )
+            for table in (*_CHILD_TABLES, "srm_sync_failures"):
+                key_column = "export_key" if table == "srm_sync_failures" else "session_id"
+                tx.executemany(f"DELETE FROM {table} WHERE app = ? AND {key_column} = ?", keys)
+            columns = ", ".join(_SESSION_COLUMNS)
+            tx.executemany(
+                f"INSERT INTO srm_sessions ({columns}) VALUES ({', '.join('?' * len(_SESSION_COLUMNS))}) "
+                f"ON CONFLICT (app, session_id) DO UPDATE SET {updates}",
+                sessions,
+            )
+            tx.executemany("INSERT INTO srm_session_pages VALUES (?, ?, ?, ?, ?, ?, ?, ?)", pages)
+            tx.executemany("INSERT INTO srm_session_errors VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", errors)
+            tx.executemany("INSERT INTO srm_session_requests VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", requests)
+            tx.executemany("INSERT INTO srm_session_events VALUES (?, ?, ?, ?, ?, ?, ?)", events)
+            tx.executemany("INSERT INTO srm_users VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING", sorted(users))
 
     def indexed(self, app: str, session_ids: Iterable[str]) -> set[str]:
         ids = list(dict.fromkeys(session_ids))
@@ -395,13 +386,7 @@ class Store:
 
     def coverage(self) -> Coverage:
         with self.db.transaction() as tx:
-            counts = {
-                r[0]: r[1:]
-                for r in tx.execute(
-                    "SELECT app, COUNT(*), MIN(started_ms), MAX(started_ms) FROM srm_sessions GROUP BY app"
-                )
-            }
-            failures: dict[str, int] = dict(tx.execute("SELECT app, COUNT(*) FROM srm_sync_failures GROUP BY app"))
+            # Every app with sessions has a sync state row (put_many makes one), so no scan finds the apps.
             state = {
                 r[0]: r[1:]
                 for r in tx.execute(
@@ -409,6 +394,13 @@ class Store:
                     "FROM srm_sync_state"
                 )
             }
+            counts = {}
+            for app in state:
+                n = tx.execute("SELECT COUNT(*) FROM srm_sessions WHERE app = ?", (app,))[0][0]
+                first = tx.execute("SELECT MIN(started_ms) FROM srm_sessions WHERE app = ?", (app,))[0][0]
+                last = tx.execute("SELECT MAX(started_ms) FROM srm_sessions WHERE app = ?", (app,))[0][0]
+                counts[app] = (n, first, last)
+            failures: dict[str, int] = dict(tx.execute("SELECT app, COUNT(*) FROM srm_sync_failures GROUP BY app"))
         apps = []
         for app in sorted(set(counts) | set(state)):
             n, first, last = counts.get(app, (0, None, None))

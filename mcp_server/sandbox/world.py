@@ -102,6 +102,7 @@ class SandboxWorld:
         highlights_delay: float = 5.0,
         highlights_status: str = "READY",
         export_cache_dir: Path | None = None,
+        export_query: dict[str, str] | None = None,
     ) -> None:
         self.seed = seed
         # Rounded to the hour so that two sandboxes started close together hold the same sessions.
@@ -112,6 +113,9 @@ class SandboxWorld:
         # How a finished request reports itself: "READY" (LogRocket's docs) or "COMPLETE" (seen elsewhere).
         self.highlights_status = highlights_status
         self.export_cache_dir = export_cache_dir
+        # Extra (unsigned) parameters on every export URL the listing hands out, e.g. {"bytes": "200000"}:
+        # benchmarks shape every file a sync reads (see export_files.py for the parameters).
+        self.export_query = dict(export_query or {})
         # How many of the next highlights requests will end FAILED instead (set by tests or the control API).
         self.highlights_failures = 0
         self.lock = threading.Lock()
