@@ -385,3 +385,56 @@ def test_sync_every_reads_durations():
     assert _duration_seconds("15m") == 900 and _duration_seconds("1h") == 3600 and _duration_seconds("90") == 90
     with pytest.raises(UserFacingError, match="not a duration"):
         _duration_seconds("soon")
+
+
+def test_index_urls_name_sqlite_files_or_postgresql_and_refuse_anything_else(tmp_path):
+    from mcp_server.errors import ConfigError
+    from mcp_server.library.db import SqliteDatabase
+
+    for value in (f"sqlite:///{tmp_path}/a.db", str(tmp_path / "b.db")):
+        db = open_database(value, tmp_path / "default.db")
+        assert isinstance(db, SqliteDatabase) and db.path.parent == tmp_path
+        db.close()
+    default = open_database(None, tmp_path / "deep" / "default.db")
+    assert default.location == str(tmp_path / "deep" / "default.db")
+    assert (tmp_path / "deep").stat().st_mode & 0o777 == 0o700
+    default.close()
+    with pytest.raises(ConfigError, match=r"must be a sqlite:////path\.db URL, a file path or a postgresql:// URL"):
+        open_database("mysql://db/x", tmp_path / "d.db")
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(ConfigError, match="cannot be created"):
+        open_database(str(blocker / "index.db"), tmp_path / "d.db")
+
+
+async def test_an_index_that_cannot_be_opened_is_a_clear_tool_error(world, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    async with connect(settings_for(world, str(blocker / "index.db"), tmp_path / "c")) as client:
+        result = await client.call_tool("find_sessions", {"user": "jane@acme.com"})
+    assert result.is_error
+    assert "cannot be created" in text_of(result) and "SESSION_REPLAY_MCP_INDEX_URL" in text_of(result)
+
+
+def test_drop_removes_the_index_and_the_next_use_creates_it_empty(url, tmp_path):
+    store = Store(open_database(url, tmp_path))
+    store.put_many([], 0)
+    store.save_position("acme/web", store.position("acme/web"))
+    assert store.coverage().apps
+    store.drop()
+    again = Store(open_database(url, tmp_path))
+    try:
+        assert again.coverage().apps == []
+    finally:
+        again.close()
+
+
+def test_settings_for_the_index_are_checked():
+    from mcp_server.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="SESSION_REPLAY_MCP_INDEX_RETENTION_DAYS must be a number of days"):
+        Settings.from_env({"SESSION_REPLAY_MCP_INDEX_RETENTION_DAYS": "soon"})
+    with pytest.raises(ConfigError, match="SESSION_REPLAY_MCP_SYNC_EVERY must be 0 \\(off\\) or at least 60"):
+        Settings.from_env({"SESSION_REPLAY_MCP_SYNC_EVERY": "5"})
+    secret = Settings.from_env({"SESSION_REPLAY_MCP_INDEX_URL": "postgresql://srm:hunter22@db.internal/idx"})
+    assert "hunter22" in secret.secrets

@@ -99,12 +99,24 @@ class SqliteDatabase(Database):
         super().__init__()
         self.path = path
         self.location = str(path)
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        if not path.exists():
-            # Owner-only from the first byte: the index names users. SQLite gives its -wal and -shm files
-            # the database file's permissions.
-            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
-        self._conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            if not path.exists():
+                # Owner-only from the first byte: the index names users. SQLite gives its -wal and -shm files
+                # the database file's permissions.
+                os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+        except OSError as exc:
+            raise ConfigError(
+                f"The session index cannot be created at {path} ({exc.strerror or exc}). Set "
+                "SESSION_REPLAY_MCP_INDEX_URL to a writable location."
+            ) from None
+        try:
+            self._conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+        except sqlite3.Error as exc:
+            raise ConfigError(
+                f"The session index at {path} cannot be opened ({exc}). Check the path, or set "
+                "SESSION_REPLAY_MCP_INDEX_URL to another location."
+            ) from None
         self._conn.execute("PRAGMA journal_mode=WAL")  # several worker processes read while one writes
         self._conn.execute("PRAGMA synchronous=NORMAL")
         self._conn.execute("PRAGMA secure_delete=ON")  # deleted rows are overwritten, not left in free pages

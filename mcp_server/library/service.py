@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import threading
 from pathlib import Path
 
+from mcp_server.errors import ConfigError
 from mcp_server.library.db import open_database
 from mcp_server.library.store import Store
 from mcp_server.settings import Settings
@@ -37,7 +39,15 @@ class Library:
         """The index, created or migrated on first use (a ConfigError when its database cannot be opened)."""
         with self._lock:
             if self._store is None:
-                self._store = Store(open_database(self.settings.index_url, default_index_path()))
+                db = open_database(self.settings.index_url, default_index_path())
+                try:
+                    self._store = Store(db)
+                except (sqlite3.Error, OSError) as exc:
+                    db.close()
+                    raise ConfigError(
+                        f"The session index at {db.location} cannot be opened ({exc}). Check that the file and its "
+                        "directory are writable, or set SESSION_REPLAY_MCP_INDEX_URL to another location."
+                    ) from None
             return self._store
 
     def close(self) -> None:
