@@ -31,6 +31,7 @@ from mcp_server.exports.summary import SessionSummary, decode_summary
 logger = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
+_WALK_EVERY = 60.0  # seconds
 FORMAT_VERSION = 3  # 3: typed summary, compact rows, error groups, signed cursors
 _SIGNING_PARAMS = (
     "x-goog-",
@@ -101,6 +102,11 @@ class ExportCache:
         self.max_bytes = max_bytes
         self.max_age = max_age
         self._verified: set[tuple[str, str]] = set()
+        # Eviction walks every entry: a sync committing thousands of small entries must not walk them all each
+        # time. It runs when the entries added since the last walk could pass the cap, or once a minute.
+        self._total_at_walk: int | None = None
+        self._added_since_walk = 0
+        self._walked_at = 0.0
 
     @staticmethod
     def key(url: str) -> str:
@@ -172,7 +178,13 @@ class ExportCache:
             if existing is None:
                 raise
             return existing
-        self.evict(keep=key)
+        self._added_since_walk += sum(size for size, _ in files.values())
+        if (
+            self._total_at_walk is None
+            or self._total_at_walk + self._added_since_walk > self.max_bytes
+            or time.monotonic() - self._walked_at > _WALK_EVERY
+        ):
+            self.evict(keep=key)
         return Entry(target, manifest)
 
     def drop(self, key: str, why: str) -> None:
@@ -214,6 +226,7 @@ class ExportCache:
                 continue
             self._discard(directory, "over the cache size cap")
             total -= size
+        self._total_at_walk, self._added_since_walk, self._walked_at = total, 0, time.monotonic()
 
     def _sweep_scratch(self, building: Path, now: float) -> None:
         for scratch in building.iterdir():
