@@ -438,3 +438,29 @@ def test_settings_for_the_index_are_checked():
         Settings.from_env({"SESSION_REPLAY_MCP_SYNC_EVERY": "5"})
     secret = Settings.from_env({"SESSION_REPLAY_MCP_INDEX_URL": "postgresql://srm:hunter22@db.internal/idx"})
     assert "hunter22" in secret.secrets
+
+
+def test_a_name_fragment_shared_by_hundreds_of_people_finds_all_their_sessions(url, tmp_path):
+    from mcp_server.library.model import ExportRef, SessionFacts
+
+    store = Store(open_database(url, tmp_path))
+    try:
+        facts = [
+            SessionFacts(
+                app="acme/web",
+                session_id=f"1-{n:08d}-0000-4000-8000-000000000000/0",
+                export=ExportRef(f"https://x.example/{n}.jsonl", None, None, None),
+                started_ms=ANCHOR_MS - n * 1000,
+                ended_ms=ANCHOR_MS - n * 1000 + 500,
+                user_id=f"u-{n}",
+                user_name=f"Common Person {n}" if n % 2 == 0 else f"Rare Person {n}",
+            )
+            for n in range(1400)
+        ]
+        store.put_many(facts, ANCHOR_MS)
+        found = store.find(SessionQuery(user="COMMON"), after=None, limit=10_000)  # 700 people: the subquery path
+        assert [r.session_id for r in found] == [f.session_id for f in facts if f.user_name.startswith("Common")]
+        few = store.find(SessionQuery(user="rare person 13"), after=None, limit=10_000)  # 13, 131, 133, ...: a list
+        assert {r.user_id for r in few} == {f"u-{n}" for n in range(1400) if n % 2 and str(n).startswith("13")}
+    finally:
+        store.close()

@@ -13,6 +13,7 @@ from mcp_server.library.model import ExportRef, SessionFacts, fold, generalise_u
 from mcp_server.library.schema import TABLES, migrate
 
 DAY_MS = 86_400_000
+_MAX_USER_KEYS = 500  # people a user filter resolves to before the query falls back to a subquery
 GroupBy = Literal["errors", "requests", "pages", "events", "users", "days"]
 _CHILD_TABLES = ("srm_session_pages", "srm_session_errors", "srm_session_requests", "srm_session_events")
 
@@ -543,12 +544,26 @@ class Store:
 
     def _user_condition(self, a: str, v: str) -> tuple[str, list[Any]]:
         contains = self.db.contains
-        return (
-            f"({a}.user_key IN (SELECT u.user_key FROM srm_users u WHERE u.id_fold = ? OR u.email_fold = ? OR "
-            f"{contains('u.name_fold')}) AND ({a}.user_id_fold = ? OR {a}.user_email_fold = ? OR "
-            f"{contains(a + '.user_name_fold')}))",
-            [v, v, v, v, v, v],
-        )
+        # The people first (a small table), then their sessions through the (user_key, started_ms) index: both
+        # planners then start from the few matching users instead of walking every session newest first.
+        keys = [
+            r[0]
+            for r in self.db.read(
+                "SELECT DISTINCT user_key FROM srm_users WHERE id_fold = ? OR email_fold = ? OR "
+                f"{contains('name_fold')} ORDER BY 1 LIMIT {_MAX_USER_KEYS + 1}",
+                (v, v, v),
+            )
+        ]
+        exact = f"({a}.user_id_fold = ? OR {a}.user_email_fold = ? OR {contains(a + '.user_name_fold')})"
+        if not keys:
+            return "0 = 1", []
+        if len(keys) > _MAX_USER_KEYS:
+            return (
+                f"({a}.user_key IN (SELECT u.user_key FROM srm_users u WHERE u.id_fold = ? OR u.email_fold = ? OR "
+                f"{contains('u.name_fold')}) AND {exact})",
+                [v, v, v, v, v, v],
+            )
+        return f"({a}.user_key IN ({', '.join('?' * len(keys))}) AND {exact})", [*keys, v, v, v]
 
     def _error_condition(self, a: str, v: str) -> tuple[str, list[Any]]:
         return (
