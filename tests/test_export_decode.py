@@ -204,6 +204,7 @@ def test_the_fast_path_reads_the_frequent_lines(tmp_path: Path) -> None:
         b'{"type":"lr.network.ResponseEvent","time":1795000000100,"data":{"reqId":"a","status":500,"body":"x"}}',
         b'{"type":"lr.core.LogEvent","time":1795000000200,"data":{"logLevel":"error","args":["bad"]}}',
         b'{"type":"lr.Click","time":1795000000300,"data":{}}',
+        b'{"type":"lr.CustomEvent","time":1795000000400,"data":{"name":"Paid","properties":{"total":12.5}}}',
         b'{"event_type":"click","session_time":"2026-11-20T10:00:00Z","seq_id":1}',
         b'{"event_type":"networkResponse","session_time":"2026-11-20T10:00:01Z","network_response_method":"GET",'
         b'"network_response_url":"/y","network_response_status":404,"network_response_duration_ms":5}',
@@ -212,14 +213,14 @@ def test_the_fast_path_reads_the_frequent_lines(tmp_path: Path) -> None:
 
     class Spy(IndexBuilder):
         def __getattribute__(self, name: str) -> Any:
-            if name in ("request", "response", "console", "click", "network"):
+            if name in ("request", "response", "console", "click", "custom", "network"):
                 calls.append(name)
             return super().__getattribute__(name)
 
     from mcp_server.exports.fastpath import FAST_DECODERS
 
     spy = Spy(tmp_path)
-    handled = [FAST_DECODERS["sdk-event"].feed(line, spy) for line in lines[:4]]
-    handled += [FAST_DECODERS["streaming-row"].feed(line, spy) for line in lines[4:]]
-    assert handled == [True] * 6
-    assert calls == ["request", "response", "console", "click", "click", "network"]
+    handled = [FAST_DECODERS["sdk-event"].feed(line, spy) for line in lines[:5]]
+    handled += [FAST_DECODERS["streaming-row"].feed(line, spy) for line in lines[5:]]
+    assert handled == [True] * 7
+    assert calls == ["request", "response", "console", "click", "custom", "click", "network"]

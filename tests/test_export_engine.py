@@ -16,9 +16,9 @@ import orjson
 import pytest
 from mcp import Client
 
-from mcp_server.exports import guarded_transport, index
+from mcp_server.exports import download, guarded_transport, index
 from mcp_server.exports.reader import SLICE_LINES
-from mcp_server.exports.summary import SUMMARY_MAX_BYTES
+from mcp_server.exports.summary import SUMMARY_MAX_BYTES, UserInfo, decode_summary
 from mcp_server.sandbox.server import SandboxServer
 from mcp_server.settings import Settings
 from tests.conftest import connect, text_of
@@ -293,13 +293,26 @@ async def test_huge_values_and_many_groups_stay_within_bounds(allowed: Settings,
     assert len(blob) <= 501 and blob.startswith("ééé")
 
 
-async def test_a_blank_line_bomb_is_counted_without_parsing(allowed: Settings, files: ExportFiles):
+async def test_a_blank_line_bomb_is_counted_without_parsing(
+    allowed: Settings, files: ExportFiles, monkeypatch: pytest.MonkeyPatch
+):
+    checkpoints = 0
+    original = download.anyio.lowlevel.checkpoint
+
+    async def counted() -> None:
+        nonlocal checkpoints
+        checkpoints += 1
+        await original()
+
+    monkeypatch.setattr(download.anyio.lowlevel, "checkpoint", counted)
     body = gzip.compress(b"\n" * 20_000_000 + CLEAN, compresslevel=9)
     url = files.put("bomb.jsonl.gz", body)
     async with connect(allowed) as client:
         _, data = await read(client, url=url)
     assert data["reading"]["wire_bytes"] < 100_000
     assert data["reading"]["lines"] == 20_000_050 and data["reading"]["parsed"] == 50
+    # Decompressing it yielded no lines to parse, yet other calls got a turn after every piece.
+    assert checkpoints >= 20_000_000 // download.PIECE
 
 
 async def test_a_file_that_is_cheap_to_send_but_costly_to_read_stops_at_its_budget(
@@ -359,3 +372,62 @@ async def test_no_tls_context_is_made_for_http_exports(
     async with connect(https) as client:
         result = await client.call_tool("read_session_export", {"url": "https://127.0.0.1:9/e.jsonl"})
     assert result.is_error and made
+
+
+# -- the typed summary other readers (the session library) consume -------------------------------------
+
+
+async def test_the_cached_summary_is_the_typed_model_with_every_per_session_fact(allowed: Settings, files: ExportFiles):
+    lines = [
+        sdk("lr.Metadata", T0, browser="Firefox 133", deviceType="desktop", country="DE", session_id="s-1"),
+        sdk("lr.Identify", T0 + 1, id="u-7", name="Ada", email="ada@example.test", traits={"plan": "pro"}),
+        sdk("lr.Navigation", T0 + 2, href="https://app.test/cart"),
+        _error(T0 + 3, "boom"),
+        _error(T0 + 4, "boom"),
+        sdk("lr.network.RequestEvent", T0 + 5, reqId="a", method="POST", url="https://api.test/pay"),
+        sdk("lr.network.ResponseEvent", T0 + 6, reqId="a", status=502),
+        sdk("lr.network.RequestEvent", T0 + 7, reqId="b", method="POST", url="https://api.test/pay"),
+        sdk("lr.network.ResponseEvent", T0 + 8, reqId="b", status=502),
+        sdk("lr.CustomEvent", T0 + 9, name="Checkout", properties={"total": 12.5}),
+    ]
+    url = files.put("facts.jsonl", jsonl(lines))
+    async with connect(allowed) as client:
+        await read(client, url=url)
+    summary = decode_summary(next(Path(allowed.cache_dir or "").glob("*/summary.json")).read_bytes())
+    assert summary.user == UserInfo(user_id="u-7", name="Ada", email="ada@example.test", traits={"plan": "pro"})
+    assert (summary.first_ms, summary.last_ms, summary.duration_ms, summary.session_id) == (T0, T0 + 9, 9, "s-1")
+    assert summary.device == {"browser": "Firefox 133", "deviceType": "desktop", "country": "DE"}
+    assert [(p.href, summary.offset(p.t)) for p in summary.pages] == [("https://app.test/cart", 2)]
+    assert (summary.counts.error, summary.counts.network_failed, summary.counts.total) == (2, 2, 8)  # pairs: 1
+    error = summary.errors[0]
+    assert (error.type, error.message, error.count, summary.offset(error.first_t), error.page) == (
+        "TypeError",
+        "boom",
+        2,
+        3,
+        "https://app.test/a",
+    )
+    group = summary.failed_groups[0]
+    assert (group.method, group.url, group.status, group.count) == ("POST", "https://api.test/pay", 502, 2)
+    assert [(c.name, c.count) for c in summary.custom_names] == [("Checkout", 1)]
+
+
+def test_requests_awaiting_a_response_are_capped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(index, "MAX_OPEN_REQUESTS", 3)
+    builder = index.IndexBuilder(tmp_path)
+    lines = [sdk("lr.network.RequestEvent", T0 + n, reqId=f"r{n}", method="GET", url=f"/{n}") for n in range(5)]
+    lines.append(sdk("lr.network.ResponseEvent", T0 + 9, reqId="r0", status=200))  # too late: r0 was given up
+    lines.append(sdk("lr.network.ResponseEvent", T0 + 9, reqId="r4", status=200))
+    builder.feed(lines)
+    summary = builder.finish(index.Reading(), transfer_complete=True)
+    rows = [orjson.loads(line) for line in (tmp_path / "network.jsonl").read_bytes().splitlines()]
+    # In the order the requests were made; the ones given up (or never answered) say no response.
+    assert [(row[2], row[3]) for row in rows] == [
+        ("/0", None),
+        ("/1", None),
+        ("/2", None),
+        ("/3", None),
+        ("/4", 200),
+        ("(request not recorded)", 200),
+    ]
+    assert summary.counts.network == 6 and summary.failed_total == 4

@@ -20,6 +20,7 @@ from collections.abc import AsyncGenerator, Iterator
 from dataclasses import dataclass
 
 import anyio
+import anyio.lowlevel
 import httpx2
 
 from mcp_server import __version__
@@ -37,7 +38,7 @@ from mcp_server.exports.summary import Reading
 from mcp_server.render.text import clean_text
 
 MAX_REDIRECTS = 5
-_PIECE = 256 << 10  # decompress at most this much per step (then the deadline is checked)
+PIECE = 256 << 10  # decompress at most this much per step (then the deadline is checked)
 _GZIP_MAGIC = b"\x1f\x8b"
 
 
@@ -108,7 +109,10 @@ async def stream_lines(
                 chunk, head, decided = head, b"", True
                 decoder = _choose_decoder(chunk, encoding if declared else None, stats)
             for batch in _lines(chunk, decoder, splitter, stats, limits.max_bytes):
-                yield batch
+                if batch:
+                    yield batch
+                else:  # a piece with no complete line (blank lines are only counted): still let others run
+                    await anyio.lowlevel.checkpoint()
                 if stats.byte_cap_hit:
                     break
                 if time.monotonic() > deadline:  # checked per decompressed piece, parsing included
@@ -119,7 +123,8 @@ async def stream_lines(
         if head:  # a body of one byte
             decoder = _choose_decoder(head, encoding if declared else None, stats)
             for batch in _lines(head, decoder, splitter, stats, limits.max_bytes):
-                yield batch
+                if batch:
+                    yield batch
         # A read stopped early (cap, budget, broken transfer) ends inside the stream, and its last line is a
         # fragment: neither is a fault of the file, so neither is reported or parsed.
         if decoder is not None and stats.complete:
@@ -138,7 +143,7 @@ async def stream_lines(
 def _lines(
     chunk: bytes, decoder: _Decompressor | None, splitter: _LineSplitter, stats: Reading, max_bytes: int
 ) -> Iterator[list[bytes]]:
-    """Batches of lines from one network chunk, decompressed piece by piece (each bounded)."""
+    """A batch of lines (maybe none) per decompressed piece of one network chunk (each piece bounded)."""
     pieces = decoder.feed(chunk, stats) if decoder is not None else (chunk,)
     for piece in pieces:
         room = max_bytes - stats.bytes
@@ -146,9 +151,7 @@ def _lines(
             piece = piece[:room]
             stats.byte_cap_hit = True
         stats.bytes += len(piece)
-        batch = splitter.feed(piece)
-        if batch:
-            yield batch
+        yield splitter.feed(piece)  # empty when the piece completed no line
         if stats.byte_cap_hit:
             return
 
@@ -287,7 +290,7 @@ class _Decompressor:
     def feed(self, data: bytes, stats: Reading) -> Iterator[bytes]:
         while data and not self._ended:
             try:
-                piece = self._d.decompress(data, _PIECE)
+                piece = self._d.decompress(data, PIECE)
             except zlib.error as exc:
                 stats.damaged = f"the compressed data is damaged after {stats.bytes:,} bytes ({exc})"
                 self._ended = True

@@ -10,6 +10,7 @@ inside the fields it skips, and the general path's verdict on such lines must st
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import msgspec
@@ -29,24 +30,24 @@ class Refused(Exception):
 # -- shape B: SDK events, tagged by "type" -----------------------------------------------------------
 
 
-class _RequestData(msgspec.Struct):
+class _RequestData(msgspec.Struct, gc=False):
     reqId: str
     method: Text
     url: str
 
 
-class _ResponseData(msgspec.Struct):
+class _ResponseData(msgspec.Struct, gc=False):
     reqId: str
     status: Int64
     method: str | None = None
 
 
-class _LogData(msgspec.Struct):
+class _LogData(msgspec.Struct, gc=False):
     logLevel: Text
     args: list[str]
 
 
-class _ExceptionData(msgspec.Struct):
+class _ExceptionData(msgspec.Struct, gc=False):
     errorType: str | None = None
     exceptionType: str | None = None
     message: str | None = None
@@ -55,16 +56,16 @@ class _ExceptionData(msgspec.Struct):
     stack: str | None = None
 
 
-class _CustomData(msgspec.Struct):
+class _CustomData(msgspec.Struct, gc=False):
     name: str | None = None
     properties: msgspec.Raw = msgspec.Raw(b"{}")
 
 
-class _NavigationData(msgspec.Struct):
+class _NavigationData(msgspec.Struct, gc=False):
     href: Text
 
 
-class SdkRequest(msgspec.Struct, tag_field="type", tag="lr.network.RequestEvent"):
+class SdkRequest(msgspec.Struct, gc=False, tag_field="type", tag="lr.network.RequestEvent"):
     time: Time
     data: _RequestData
 
@@ -73,7 +74,7 @@ class SdkRequest(msgspec.Struct, tag_field="type", tag="lr.network.RequestEvent"
         sink.request(self.time, d.reqId, d.method, d.url)
 
 
-class SdkResponse(msgspec.Struct, tag_field="type", tag="lr.network.ResponseEvent"):
+class SdkResponse(msgspec.Struct, gc=False, tag_field="type", tag="lr.network.ResponseEvent"):
     time: Time
     data: _ResponseData
 
@@ -82,7 +83,7 @@ class SdkResponse(msgspec.Struct, tag_field="type", tag="lr.network.ResponseEven
         sink.response(self.time, d.reqId, d.status, d.method)
 
 
-class SdkLog(msgspec.Struct, tag_field="type", tag="lr.core.LogEvent"):
+class SdkLog(msgspec.Struct, gc=False, tag_field="type", tag="lr.core.LogEvent"):
     time: Time
     data: _LogData
 
@@ -91,7 +92,7 @@ class SdkLog(msgspec.Struct, tag_field="type", tag="lr.core.LogEvent"):
         sink.console(self.time, d.logLevel[:LEVEL_CHARS].upper(), " ".join(d.args[:ARGS_KEPT]))
 
 
-class SdkException(msgspec.Struct, tag_field="type", tag="lr.core.Exception"):
+class SdkException(msgspec.Struct, gc=False, tag_field="type", tag="lr.core.Exception"):
     time: Time
     data: _ExceptionData
 
@@ -106,7 +107,7 @@ class SdkException(msgspec.Struct, tag_field="type", tag="lr.core.Exception"):
         )
 
 
-class SdkCustom(msgspec.Struct, tag_field="type", tag="lr.CustomEvent"):
+class SdkCustom(msgspec.Struct, gc=False, tag_field="type", tag="lr.CustomEvent"):
     time: Time
     data: _CustomData
 
@@ -114,13 +115,13 @@ class SdkCustom(msgspec.Struct, tag_field="type", tag="lr.CustomEvent"):
         d = self.data
         # Properties are parsed the general path's way (orjson), so their values are the same.
         try:
-            properties = orjson.loads(d.properties)
+            properties = orjson.loads(memoryview(d.properties))
         except orjson.JSONDecodeError:
             raise Refused from None
         sink.custom(self.time, d.name or "(unnamed)", properties if isinstance(properties, dict) else {})
 
 
-class SdkNavigation(msgspec.Struct, tag_field="type", tag="lr.Navigation"):
+class SdkNavigation(msgspec.Struct, gc=False, tag_field="type", tag="lr.Navigation"):
     time: Time
     data: _NavigationData
 
@@ -128,21 +129,21 @@ class SdkNavigation(msgspec.Struct, tag_field="type", tag="lr.Navigation"):
         sink.navigation(self.time, self.data.href)
 
 
-class SdkClick(msgspec.Struct, tag_field="type", tag="lr.Click"):
+class SdkClick(msgspec.Struct, gc=False, tag_field="type", tag="lr.Click"):
     time: Time
 
     def feed(self, sink: EventSink, line: bytes) -> None:
         sink.click(self.time)
 
 
-class SdkInput(msgspec.Struct, tag_field="type", tag="lr.InputChange"):
+class SdkInput(msgspec.Struct, gc=False, tag_field="type", tag="lr.InputChange"):
     time: Time
 
     def feed(self, sink: EventSink, line: bytes) -> None:
         sink.input(self.time)
 
 
-class SdkRedux(msgspec.Struct, tag_field="type", tag="lr.redux.ReduxAction"):
+class SdkRedux(msgspec.Struct, gc=False, tag_field="type", tag="lr.redux.ReduxAction"):
     time: Time
 
     def feed(self, sink: EventSink, line: bytes) -> None:
@@ -155,35 +156,35 @@ SdkFast = SdkRequest | SdkResponse | SdkLog | SdkException | SdkCustom | SdkNavi
 # -- shape A: Streaming Data Export rows, tagged by "event_type" --------------------------------------
 
 
-class RowClick(msgspec.Struct, tag_field="event_type", tag="click"):
+class RowClick(msgspec.Struct, gc=False, tag_field="event_type", tag="click"):
     session_time: Text
 
     def feed(self, sink: EventSink, line: bytes) -> None:
         sink.click(to_ms(self.session_time))
 
 
-class RowDeadClick(msgspec.Struct, tag_field="event_type", tag="deadClick"):
+class RowDeadClick(msgspec.Struct, gc=False, tag_field="event_type", tag="deadClick"):
     session_time: Text
 
     def feed(self, sink: EventSink, line: bytes) -> None:
         sink.click(to_ms(self.session_time))
 
 
-class RowInput(msgspec.Struct, tag_field="event_type", tag="inputChange"):
+class RowInput(msgspec.Struct, gc=False, tag_field="event_type", tag="inputChange"):
     session_time: Text
 
     def feed(self, sink: EventSink, line: bytes) -> None:
         sink.input(to_ms(self.session_time))
 
 
-class RowRedux(msgspec.Struct, tag_field="event_type", tag="reduxAction"):
+class RowRedux(msgspec.Struct, gc=False, tag_field="event_type", tag="reduxAction"):
     session_time: Text
 
     def feed(self, sink: EventSink, line: bytes) -> None:
         sink.redux(to_ms(self.session_time))
 
 
-class RowNavigation(msgspec.Struct, tag_field="event_type", tag="navigation"):
+class RowNavigation(msgspec.Struct, gc=False, tag_field="event_type", tag="navigation"):
     session_time: Text
     navigation_href: Text
 
@@ -191,7 +192,7 @@ class RowNavigation(msgspec.Struct, tag_field="event_type", tag="navigation"):
         sink.navigation(to_ms(self.session_time), self.navigation_href)
 
 
-class RowNetwork(msgspec.Struct, tag_field="event_type", tag="networkResponse"):
+class RowNetwork(msgspec.Struct, gc=False, tag_field="event_type", tag="networkResponse"):
     session_time: Text
     network_response_method: Text
     network_response_url: Text
@@ -208,7 +209,7 @@ class RowNetwork(msgspec.Struct, tag_field="event_type", tag="networkResponse"):
         )
 
 
-class RowConsole(msgspec.Struct, tag_field="event_type", tag="consoleLog"):
+class RowConsole(msgspec.Struct, gc=False, tag_field="event_type", tag="consoleLog"):
     """Console rows are not a documented row type: kept as "other", like the general path does."""
 
     session_time: Text
@@ -222,17 +223,21 @@ RowFast = RowClick | RowDeadClick | RowInput | RowRedux | RowNavigation | RowNet
 DecodeFailed = (msgspec.ValidationError, msgspec.DecodeError)
 
 
+FastEvent = SdkFast | RowFast
+
+
 class FastDecoder:
-    """One shape's typed decoder: ``feed`` returns True when it handled the line, False to hand it on."""
+    """One shape's typed decoder. The index builder inlines ``feed`` in its loop; this is the reference."""
 
     def __init__(self, union: Any) -> None:
-        self._decode = msgspec.json.Decoder(union).decode
+        self.decode: Callable[[bytes], FastEvent] = msgspec.json.Decoder(union).decode
 
     def feed(self, line: bytes, sink: EventSink) -> bool:
+        """True when the line was read here; False to hand it to the general path (nothing recorded then)."""
         if not line.isascii():
             return False
         try:
-            event = self._decode(line)
+            event = self.decode(line)
         except DecodeFailed:
             return False
         try:

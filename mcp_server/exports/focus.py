@@ -20,7 +20,11 @@ Focus = Literal["errors", "network", "console", "navigation", "custom", "user", 
 FOCUSES: tuple[Focus, ...] = get_args(Focus)
 
 
-class ErrorRow(msgspec.Struct, array_like=True):
+# Rows hold no references to other objects that could form a cycle: not tracked by the cycle collector
+# (cheaper to make and free, and there are millions).
+
+
+class ErrorRow(msgspec.Struct, array_like=True, gc=False):
     t: int | None
     type: str
     message: str
@@ -28,7 +32,7 @@ class ErrorRow(msgspec.Struct, array_like=True):
     stack: str | None
 
 
-class ErrorGroupRow(msgspec.Struct, array_like=True):
+class ErrorGroupRow(msgspec.Struct, array_like=True, gc=False):
     type: str
     message: str
     count: int
@@ -37,7 +41,7 @@ class ErrorGroupRow(msgspec.Struct, array_like=True):
     pages: list[str]
 
 
-class NetworkRow(msgspec.Struct, array_like=True):
+class NetworkRow(msgspec.Struct, array_like=True, gc=False):
     t: int | None
     method: str
     url: str
@@ -47,25 +51,25 @@ class NetworkRow(msgspec.Struct, array_like=True):
     failed: bool
 
 
-class ConsoleRow(msgspec.Struct, array_like=True):
+class ConsoleRow(msgspec.Struct, array_like=True, gc=False):
     t: int | None
     level: str
     message: str
     page: str | None
 
 
-class NavigationRow(msgspec.Struct, array_like=True):
+class NavigationRow(msgspec.Struct, array_like=True, gc=False):
     t: int | None
     href: str
 
 
-class CustomRow(msgspec.Struct, array_like=True):
+class CustomRow(msgspec.Struct, array_like=True, gc=False):
     t: int | None
     name: str
     properties: dict[str, Scalar]
 
 
-class UserRow(msgspec.Struct, array_like=True):
+class UserRow(msgspec.Struct, array_like=True, gc=False):
     t: int | None
     kind: str  # identify or metadata
     user_id: str | None
@@ -74,13 +78,13 @@ class UserRow(msgspec.Struct, array_like=True):
     fields: dict[str, Scalar]  # traits, or the metadata's fields
 
 
-class MomentRow(msgspec.Struct, array_like=True):
+class MomentRow(msgspec.Struct, array_like=True, gc=False):
     t: int | None
     kind: str
     text: str
 
 
-class OtherRow(msgspec.Struct, array_like=True):
+class OtherRow(msgspec.Struct, array_like=True, gc=False):
     t: int | None
     type: str
     raw: str

@@ -18,13 +18,14 @@ import itertools
 import math
 import zlib
 from collections import Counter, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import msgspec
 
-from mcp_server.exports.fastpath import FAST_DECODERS, FastDecoder
+from mcp_server.exports.fastpath import FAST_DECODERS, DecodeFailed, FastEvent, Refused
 from mcp_server.exports.focus import (
     ROW_TYPES,
     ConsoleRow,
@@ -38,7 +39,7 @@ from mcp_server.exports.focus import (
     Row,
     UserRow,
 )
-from mcp_server.exports.shapes import SHAPES, BadLine, Shape, json_text, parse_line
+from mcp_server.exports.shapes import MAX_MS, SHAPES, BadLine, Shape, json_text, parse_line
 from mcp_server.exports.summary import (
     SUMMARY_MAX_BYTES,
     ConsoleGroup,
@@ -46,6 +47,7 @@ from mcp_server.exports.summary import (
     CustomEvent,
     ErrorGroup,
     FailedRequest,
+    FailedRequestGroup,
     Moment,
     NameCount,
     PageVisit,
@@ -82,6 +84,7 @@ OTHER_RAW_CHARS = 2000
 _TEXT = 2000  # longest string kept per field in a row
 _URL = 1000
 _DEVICE_WORDS = ("browser", "device", "country", "os", "platform")
+_NO_TIME_YET = MAX_MS + 1
 
 
 def cut(text: str, limit: int = _TEXT) -> str:
@@ -106,33 +109,34 @@ def _first_items(mapping: dict[Any, Any], n: int) -> list[tuple[Any, Any]]:
 
 
 class RowWriter:
-    """Appends compact rows to one listing file in bulk, tracking size and CRC-32 (for the cache manifest)."""
+    """Collects compact rows for one listing file and writes them in bulk (after every batch of lines),
+    tracking size and CRC-32 for the cache manifest. Hot paths append to ``rows`` directly."""
 
     _encode_lines = msgspec.json.Encoder().encode_lines
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._file = path.open("wb")
-        self._pending: list[Row] = []
+        self.rows: list[Row] = []
         self.size = 0
         self.crc = 0
         self.count = 0
         self.dropped = 0
 
     def add(self, row: Row) -> None:
-        if self.size >= LISTING_MAX_BYTES:
-            self.dropped += 1
-            return
-        self._pending.append(row)
-        self.count += 1
-        if len(self._pending) >= 1024:
-            self.flush()
+        self.rows.append(row)
 
     def flush(self) -> None:
-        if not self._pending:
+        rows = self.rows
+        if not rows:
             return
-        data = self._encode_lines(self._pending)
-        self._pending.clear()
+        if self.size >= LISTING_MAX_BYTES:
+            self.dropped += len(rows)  # the file is full: counted, not kept
+            rows.clear()
+            return
+        self.count += len(rows)
+        data = self._encode_lines(rows)
+        rows.clear()
         self._file.write(data)
         self.crc = zlib.crc32(data, self.crc)
         self.size += len(data)
@@ -152,22 +156,8 @@ class ParseStats:
     shapes: Counter[str] = field(default_factory=Counter)
 
 
-class _Request:
-    """A network request in the order it was made, filled in when its response arrives."""
-
-    __slots__ = ("done", "duration", "method", "page", "req_id", "status", "t", "url")
-
-    def __init__(
-        self, req_id: str | None, t: int | None, method: str, url: str, page: str | None, status: int | None
-    ) -> None:
-        self.req_id = req_id
-        self.t = t
-        self.method = method
-        self.url = url
-        self.page = page
-        self.status = status
-        self.duration: int | None = None
-        self.done = req_id is None  # complete as soon as it is seen (no response to wait for)
+# The status of a network row still awaiting its response (no status _int() reads is outside 64 bits).
+_AWAITING = -(1 << 63) - 1
 
 
 class IndexBuilder:
@@ -176,11 +166,16 @@ class IndexBuilder:
     def __init__(self, directory: Path, *, fast: bool = True) -> None:
         self.directory = directory
         self.files = {name: RowWriter(directory / f"{name}.jsonl") for name in LISTING_FILES}
+        # The hot listings' row lists, appended to directly.
+        self._timeline = self.files["timeline"].rows
+        self._network_rows = self.files["network"].rows
+        self._console_rows = self.files["console"].rows
         self.stats = ParseStats()
         self.counts = Counts()
         self.other_types: Counter[str] = Counter()
-        self.first: int | None = None
-        self.last: int | None = None
+        # Earliest and latest times seen (sentinels until then: every time is within 0..MAX_MS).
+        self.first = _NO_TIME_YET
+        self.last = -1
         self.page: str | None = None
         self.pages: list[PageVisit] = []
         self.pages_total = 0
@@ -195,13 +190,14 @@ class IndexBuilder:
         self._console_beyond: set[int] = set()
         self.failed: list[FailedRequest] = []
         self.failed_total = 0
+        self.failed_groups: dict[tuple[str, str, int | None], FailedRequestGroup] = {}
         self.custom_events: list[CustomEvent] = []
         self.custom_names: Counter[str] = Counter()
         # Requests in the order they were made; each is written once it and every earlier one is complete.
-        self._requests: deque[_Request] = deque()
-        self._open: dict[str, _Request] = {}
+        self._requests: deque[NetworkRow] = deque()
+        self._open: dict[str, NetworkRow] = {}
         # (priority, -order, moment): a min-heap whose root is the least important, latest moment.
-        self._moments: list[tuple[int, int, Moment]] = []
+        self._moments: list[tuple[int, int, MomentRow]] = []
         self._order = 0
         self._shape: Shape = _FALLBACK
         self._fast = fast
@@ -224,15 +220,26 @@ class IndexBuilder:
     def _feed(self, batch: list[bytes]) -> None:
         stats = self.stats
         shape = self._shape
-        fast = self._fast_decoder(shape)
+        decode = self._fast_decoder(shape)
         handled = 0  # lines of `shape` read so far in this batch
         for line in batch:
             if not line:
                 stats.blank += 1
                 continue
-            if fast is not None and fast.feed(line, self):
-                handled += 1
-                continue
+            # The typed fast path (fastpath.py); anything it refuses falls through to the general path.
+            if decode is not None and line.isascii():
+                try:
+                    event = decode(line)
+                except DecodeFailed:
+                    pass
+                else:
+                    try:
+                        event.feed(self, line)
+                    except Refused:
+                        pass
+                    else:
+                        handled += 1
+                        continue
             try:
                 obj = parse_line(line)
             except BadLine as bad:
@@ -247,32 +254,33 @@ class IndexBuilder:
                 handled = 0
                 shape = next(s for s in SHAPES if s.matches(obj))
                 self._shape = shape
-                fast = self._fast_decoder(shape)
+                decode = self._fast_decoder(shape)
             handled += 1
             shape.feed(obj, line, self)
         stats.parsed += handled
         stats.shapes[shape.name] += handled
 
-    def _fast_decoder(self, shape: Shape) -> FastDecoder | None:
-        return FAST_DECODERS.get(shape.name) if self._fast else None
+    def _fast_decoder(self, shape: Shape) -> Callable[[bytes], FastEvent] | None:
+        decoder = FAST_DECODERS.get(shape.name) if self._fast else None
+        return decoder.decode if decoder is not None else None
 
     def _time(self, t: int | None) -> None:
-        if t is None:
-            return
-        if self.first is None or t < self.first:
-            self.first = t
-        if self.last is None or t > self.last:
-            self.last = t
+        # Inlined in the hot handlers below (a call per event is measurable).
+        if t is not None:
+            if t > self.last:
+                self.last = t
+            if t < self.first:
+                self.first = t
 
     def _moment(self, priority: int, t: int | None, kind: str, text: str) -> None:
-        moment = MomentRow(t, kind, cut(text, 300))
-        self.files["timeline"].add(moment)
+        moment = MomentRow(t, kind, text if len(text) <= 300 else text[:300] + "…")
+        self._timeline.append(moment)
         self._order += 1
-        entry = (priority, -self._order, Moment(t=t, kind=kind, text=moment.text))
-        if len(self._moments) < TIMELINE_SIZE:
-            heapq.heappush(self._moments, entry)
-        elif entry > self._moments[0]:  # more important, or as important and earlier
-            heapq.heapreplace(self._moments, entry)
+        moments = self._moments
+        if len(moments) < TIMELINE_SIZE:
+            heapq.heappush(moments, (priority, -self._order, moment))
+        elif priority > moments[0][0]:  # as important and later never displaces an earlier moment
+            heapq.heapreplace(moments, (priority, -self._order, moment))
 
     # -- EventSink ------------------------------------------------------------------------------
 
@@ -303,13 +311,18 @@ class IndexBuilder:
         self._moment(3, t, "identify", f"identified as {who}")
 
     def navigation(self, t: int | None, href: str) -> None:
-        self._time(t)
+        if t is not None:
+            if t > self.last:
+                self.last = t
+            if t < self.first:
+                self.first = t
         self.counts.navigation += 1
-        href = cut(href, _URL)
+        if len(href) > _URL:
+            href = href[:_URL] + "…"
         if href == self.page:
             return
         self.page = href
-        self.files["navigation"].add(NavigationRow(t, href))
+        self.files["navigation"].rows.append(NavigationRow(t, href))
         self.pages_total += 1
         if len(self.pages) < MAX_PAGES:
             self.pages.append(PageVisit(t=t, href=href))
@@ -328,12 +341,19 @@ class IndexBuilder:
         self.counts.redux += 1
 
     def console(self, t: int | None, level: str, message: str) -> None:
-        self._time(t)
+        if t is not None:
+            if t > self.last:
+                self.last = t
+            if t < self.first:
+                self.first = t
         self.counts.console += 1
-        message = cut(message)
-        self.files["console"].add(ConsoleRow(t, level, message, self.page))
-        if level not in ("ERROR", "WARN", "WARNING"):
-            return
+        if len(message) > _TEXT:
+            message = message[:_TEXT] + "…"
+        self._console_rows.append(ConsoleRow(t, level, message, self.page))
+        if level == "ERROR" or level == "WARN" or level == "WARNING":
+            self._console_problem(t, level, message)
+
+    def _console_problem(self, t: int | None, level: str, message: str) -> None:
         level = "WARN" if level == "WARNING" else level
         if level == "ERROR":
             self.counts.console_error += 1
@@ -355,63 +375,93 @@ class IndexBuilder:
             self._moment(4, t, "console error", message)
 
     def request(self, t: int | None, req_id: str, method: str, url: str) -> None:
-        self._time(t)
+        if t is not None:
+            if t > self.last:
+                self.last = t
+            if t < self.first:
+                self.first = t
+        requests = self._requests
         earlier = self._open.pop(req_id, None)
         if earlier is not None:
-            earlier.done = True  # the same id again: the earlier request never got its response
-        if len(self._requests) >= MAX_OPEN_REQUESTS:
-            # Bounded memory: the oldest request still waiting is reported as never answered.
-            oldest = self._requests[0]
-            if oldest.req_id is not None:
-                self._open.pop(oldest.req_id, None)
-            oldest.done = True
-        pending = _Request(req_id, t, cut(method, 20), cut(url, _URL), self.page, None)
-        self._open[req_id] = pending
-        self._requests.append(pending)
-        self._drain()
+            earlier.status = None  # the same id again: the earlier request never got its response
+        if len(requests) >= MAX_OPEN_REQUESTS and self._open:
+            self._give_up_oldest()
+        if len(url) > _URL:
+            url = url[:_URL] + "…"
+        if len(method) > 20:
+            method = method[:20] + "…"
+        row = NetworkRow(t, method, url, _AWAITING, None, self.page, False)
+        self._open[req_id] = row
+        requests.append(row)
+        if requests[0].status != _AWAITING:
+            self._drain()
 
     def response(self, t: int | None, req_id: str, status: int | None, method: str | None) -> None:
-        self._time(t)
-        pending = self._open.pop(req_id, None)
-        if pending is None:
+        if t is not None:
+            if t > self.last:
+                self.last = t
+            if t < self.first:
+                self.first = t
+        row = self._open.pop(req_id, None)
+        if row is None:
             who = cut(method, 20) if isinstance(method, str) and method else "?"
-            self._queue(_Request(None, t, who, "(request not recorded)", self.page, status))
+            self._queue(NetworkRow(t, who, "(request not recorded)", status, None, self.page, False))
             return
-        pending.status = status if status is not None else 0
-        pending.duration = t - pending.t if t is not None and pending.t is not None else None
-        pending.done = True
-        self._drain()
+        row.status = status if status is not None else 0
+        if t is not None and row.t is not None:
+            row.duration = t - row.t
+        if self._requests[0] is row:
+            self._drain()
 
     def network(self, t: int | None, method: str, url: str, status: int | None, duration: int | None) -> None:
         self._time(t)
-        complete = _Request(None, t, cut(method, 20), cut(url, _URL), self.page, status)
-        complete.duration = duration
-        self._queue(complete)
+        self._queue(NetworkRow(t, cut(method, 20), cut(url, _URL), status, duration, self.page, False))
 
-    def _queue(self, request: _Request) -> None:
-        if self._requests:
-            self._requests.append(request)  # behind a request still waiting: keep the order
-        else:
-            self._network(request)
+    def _queue(self, row: NetworkRow) -> None:
+        requests = self._requests
+        if not requests:
+            self._network(row)
+            return
+        requests.append(row)  # behind a request still waiting: keep the order
+        if len(requests) > MAX_OPEN_REQUESTS:
+            self._give_up_oldest()
+            self._drain()
+
+    def _give_up_oldest(self) -> None:
+        """Bounded memory: the oldest request still waiting (the first in _open) is reported as never answered."""
+        self._open.pop(next(iter(self._open))).status = None
 
     def _drain(self) -> None:
         requests = self._requests
-        while requests and requests[0].done:
+        while requests and requests[0].status != _AWAITING:
             self._network(requests.popleft())
 
-    def _network(self, r: _Request) -> None:
+    def _network(self, row: NetworkRow) -> None:
+        """Count a complete request and write its row (requests are written in the order they were made)."""
         self.counts.network += 1
-        failed = r.status is None or r.status == 0 or r.status >= 400
-        self.files["network"].add(NetworkRow(r.t, r.method, r.url, r.status, r.duration, r.page, failed))
-        if failed:
-            self.counts.network_failed += 1
-            self.failed_total += 1
-            if len(self.failed) < MAX_FAILED:
-                self.failed.append(
-                    FailedRequest(t=r.t, method=r.method, url=r.url, status=r.status, duration=r.duration, page=r.page)
+        self._network_rows.append(row)
+        status = row.status
+        if status is not None and status != 0 and status < 400:
+            return
+        row.failed = True
+        self.counts.network_failed += 1
+        self.failed_total += 1
+        if len(self.failed) < MAX_FAILED:
+            self.failed.append(
+                FailedRequest(
+                    t=row.t, method=row.method, url=row.url, status=status, duration=row.duration, page=row.page
                 )
-            label = f"HTTP {r.status}" if r.status else "no response"
-            self._moment(5, r.t, "failed request", f"{r.method} {cut(r.url, 200)} → {label}")
+            )
+        key = (row.method, row.url[:500], status)
+        group = self.failed_groups.get(key)
+        if group is not None:
+            group.count += 1
+        elif len(self.failed_groups) < MAX_GROUPS:
+            self.failed_groups[key] = FailedRequestGroup(
+                method=row.method, url=key[1], status=status, count=1, first_t=row.t
+            )
+        label = f"HTTP {status}" if status else "no response"
+        self._moment(5, row.t, "failed request", f"{row.method} {cut(row.url, 200)} → {label}")
 
     def exception(self, t: int | None, error_type: str, message: str, page: str | None, stack: str | None) -> None:
         self._time(t)
@@ -487,13 +537,13 @@ class IndexBuilder:
     def finish(self, reading: Reading, *, transfer_complete: bool) -> SessionSummary:
         """Close the files and return the summary (the caller writes it to summary.json)."""
         pending = 0
-        for request in self._requests:
-            if not request.done:
+        for row in self._requests:
+            if row.status == _AWAITING:
                 if not transfer_complete:
                     pending += 1  # its response may be in the part of the file not read
                     continue
-                request.done = True  # the session ended without its response
-            self._network(request)
+                row.status = None  # the session ended without its response
+            self._network(row)
         self._requests.clear()
         self._open.clear()
         groups = sorted(self.errors.values(), key=_first_seen)
@@ -511,8 +561,8 @@ class IndexBuilder:
         reading.not_object = stats.not_object
         reading.shapes = dict(stats.shapes)
         summary = SessionSummary(
-            first_ms=self.first,
-            last_ms=self.last,
+            first_ms=self.first if self.first != _NO_TIME_YET else None,
+            last_ms=self.last if self.last >= 0 else None,
             session_id=_session_id(self.metadata),
             user=self.user,
             meta=self.metadata,
@@ -525,11 +575,15 @@ class IndexBuilder:
             errors_distinct=self.errors_distinct,
             failed_requests=sorted(self.failed, key=lambda r: (r.t is None, r.t or 0))[:SUMMARY_LIST],
             failed_total=self.failed_total,
+            failed_groups=sorted(self.failed_groups.values(), key=lambda g: -g.count)[:SUMMARY_LIST],
             console=sorted(self.console_groups.values(), key=_first_seen)[:SUMMARY_LIST],
             console_distinct=self.console_distinct,
             custom_events=self.custom_events,
             custom_names=[NameCount(name=k, count=v) for k, v in self.custom_names.most_common(50)],
-            timeline=sorted((m[2] for m in self._moments), key=lambda m: (m.t is None, m.t or 0)),
+            timeline=[
+                Moment(t=m.t, kind=m.kind, text=m.text)
+                for m in sorted((m[2] for m in self._moments), key=lambda m: (m.t is None, m.t or 0))
+            ],
             items={name: w.count for name, w in self.files.items()},
             items_dropped={name: w.dropped for name, w in self.files.items() if w.dropped},
             pending_requests=pending,
@@ -557,6 +611,7 @@ def fit(summary: SessionSummary, limit: int = SUMMARY_MAX_BYTES) -> SessionSumma
             summary.pages,
             summary.errors,
             summary.failed_requests,
+            summary.failed_groups,
             summary.console,
             summary.custom_events,
             summary.other_types,

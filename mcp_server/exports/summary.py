@@ -1,6 +1,20 @@
 """The typed summary of one exported session: what the index builder produces, the cache stores and
 every reader (the tool, the Markdown renderer, the session library) reads.
 
+The per-session facts, where to find them:
+
+- who: ``user`` (``user_id``, ``name``, ``email``, ``traits``); ``session_id`` when the metadata has one;
+- when: ``first_ms``, ``last_ms`` (epoch ms), ``duration_ms``; ``offset(t)`` turns a time into ms from the start;
+- device: ``device`` (browser, device type, OS, country... as the metadata names them); all of ``meta``;
+- pages: ``pages`` (in order, first ``MAX_PAGES``), ``pages_total``;
+- counts: ``counts`` (one typed field per kind), ``other_types`` (unknown event types by frequency);
+- errors: ``errors`` (distinct: ``type``, ``message``, ``count``, ``first_t``, ``last_t``, ``page``, ``pages``),
+  ``errors_distinct``;
+- failed requests: ``failed_groups`` (``method``, ``url``, ``status``, ``count``, ``first_t``), ``failed_requests``
+  (one by one, first ones), ``failed_total``;
+- custom events: ``custom_names`` (``name``, ``count``), ``custom_events`` (first ones, with properties);
+- how it was read: ``reading`` (complete or where and why it stopped, skipped lines by reason).
+
 Every field is typed, so renaming one is a type error rather than a silent 0, and every list is
 capped when it is built (the whole summary also fits ``SUMMARY_MAX_BYTES``). Times are epoch
 milliseconds (``*_t``, ``first_ms``...); offsets from the session start are derived, never stored.
@@ -50,6 +64,16 @@ class FailedRequest(msgspec.Struct, kw_only=True):
     status: int | None  # None: no response was recorded
     duration: int | None = None
     page: str | None = None
+
+
+class FailedRequestGroup(msgspec.Struct, kw_only=True):
+    """Failed requests with the same method, URL and status (None: no response), however many there were."""
+
+    method: str
+    url: str
+    status: int | None
+    count: int
+    first_t: int | None
 
 
 class ConsoleGroup(msgspec.Struct, kw_only=True):
@@ -147,6 +171,7 @@ class SessionSummary(msgspec.Struct, kw_only=True):
     errors_distinct: int = 0  # distinct errors in the session (the list may hold fewer)
     failed_requests: list[FailedRequest] = msgspec.field(default_factory=list)  # in time order
     failed_total: int = 0
+    failed_groups: list[FailedRequestGroup] = msgspec.field(default_factory=list)  # most frequent first
     console: list[ConsoleGroup] = msgspec.field(default_factory=list)
     console_distinct: int = 0
     custom_events: list[CustomEvent] = msgspec.field(default_factory=list)  # the first ones, in order
