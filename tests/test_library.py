@@ -173,6 +173,16 @@ def test_session_stats_equals_brute_force(synced, truths: list[bf.Truth], group_
     assert got == expected
 
 
+def test_coverage_counts_every_app_exactly(synced, truths: list[bf.Truth]):
+    _, store, _ = synced
+    coverage = store.coverage()
+    assert {a.app: a.sessions for a in coverage.apps} == {app: sum(t.app == app for t in truths) for app in APPS}
+    for a in coverage.apps:
+        starts = [t.started for t in truths if t.app == a.app]
+        assert (a.first_started_ms, a.last_started_ms) == (min(starts), max(starts))
+        assert a.window_from_ms == SINCE_ALL and a.synced_through_ms is not None and a.failures == 0
+
+
 def test_the_story_lines_are_there_to_find(synced, truths: list[bf.Truth]):
     _, store, _ = synced
     payers = store.stats("users", SessionQuery(error="PaymentDeclinedError"), limit=10)

@@ -342,6 +342,7 @@ async def test_retention_prunes_old_sessions(world, url, tmp_path):
         assert worker.store.prune(cutoff) == len([r for r in everything if r.started_ms < cutoff])
         left = worker.store.find(SessionQuery(), after=None, limit=10_000)
         assert left and min(r.started_ms for r in left) >= cutoff
+        assert worker.store.coverage().sessions == len(left)
         assert worker.store.stats("errors", SessionQuery(until_ms=cutoff), limit=10) == []
     finally:
         await worker.close()
@@ -357,6 +358,8 @@ async def test_forget_user_deletes_everything_about_them(world, url, tmp_path):
         urls = worker.store.forget_user("JANE@acme.com")
         assert len(urls) == len(before)
         assert worker.store.find(SessionQuery(user="jane"), after=None, limit=1000) == []
+        everyone = worker.store.find(SessionQuery(), after=None, limit=10_000)
+        assert worker.store.coverage().sessions == len(everyone) == app_sessions(world) - len(before)
         assert worker.store.stats("users", SessionQuery(user="jane@acme.com"), limit=5) == []
         people = worker.store.db.read("SELECT COUNT(*) FROM srm_users WHERE email_fold = 'jane@acme.com'")
         assert people[0][0] == 0

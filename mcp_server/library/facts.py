@@ -65,12 +65,12 @@ def facts_from_summary(summary: SessionSummary, *, app: str, session_id: str, ex
         elif len(errors) < MAX_ERRORS:
             errors[key] = ErrorFact(key[0], key[1], e.count, summary.offset(e.first_t), text(e.page, URL_CHARS))
 
-    # The summary keeps each failed request; the index keeps them grouped by method, URL and status.
+    # Grouped by method, URL and status (regrouped after cutting the URL to its display size).
     failed: Counter[tuple[str, str, int]] = Counter()
-    for r in summary.failed_requests:
-        request = (cut(r.method or "?", 16) or "?", cut(r.url or "", URL_CHARS) or "", r.status or 0)
+    for g in summary.failed_groups:
+        request = (cut(g.method or "?", 16) or "?", cut(g.url or "", URL_CHARS) or "", g.status or 0)
         if request in failed or len(failed) < MAX_REQUESTS:
-            failed[request] += 1
+            failed[request] += g.count
 
     names: Counter[str] = Counter()
     for n in summary.custom_names[:MAX_EVENTS]:

@@ -57,7 +57,8 @@ _V1 = (
     "CREATE INDEX srm_events_name ON srm_session_events (name_fold, started_ms)",
     "CREATE INDEX srm_events_started ON srm_session_events (started_ms)",
     """CREATE TABLE srm_sync_state (
-        app TEXT PRIMARY KEY, window_from_ms BIGINT, cursor TEXT, cursor_date_ms BIGINT,
+        app TEXT PRIMARY KEY, sessions BIGINT NOT NULL DEFAULT 0,
+        window_from_ms BIGINT, cursor TEXT, cursor_date_ms BIGINT,
         synced_through_ms BIGINT, last_sync_ms BIGINT,
         lock_owner TEXT, lock_until_ms BIGINT, lock_started_ms BIGINT, progress TEXT)""",
     """CREATE TABLE srm_sync_failures (

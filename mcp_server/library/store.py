@@ -4,6 +4,7 @@ session_stats. Every statement is shared by both backends; see db.py for the few
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
@@ -212,10 +213,25 @@ class Store:
             if f.user_key is not None:
                 users.add((f.user_key, fold(f.user_id), fold(f.user_email), fold(f.user_name)))
         updates = ", ".join(f"{c} = excluded.{c}" for c in _SESSION_COLUMNS[2:])
-        with self.db.transaction() as tx:
+        # Exclusive: writers take turns, so the per-app session count (coverage reads it) stays exact.
+        with self.db.transaction(exclusive=True) as tx:
             tx.executemany(
                 "INSERT INTO srm_sync_state (app) VALUES (?) ON CONFLICT (app) DO NOTHING",
                 [(app,) for app in sorted({f.app for f in batch})],
+            )
+            added = Counter(app for app, _ in keys)
+            for app in list(added):
+                ids = [sid for a, sid in keys if a == app]
+                for start in range(0, len(ids), 500):
+                    chunk = ids[start : start + 500]
+                    marks = ", ".join("?" * len(chunk))
+                    known = tx.execute(
+                        f"SELECT COUNT(*) FROM srm_sessions WHERE app = ? AND session_id IN ({marks})", (app, *chunk)
+                    )
+                    added[app] -= int(known[0][0])
+            tx.executemany(
+                "UPDATE srm_sync_state SET sessions = sessions + ? WHERE app = ?",
+                [(n, app) for app, n in sorted(added.items()) if n],
             )
             for table in (*_CHILD_TABLES, "srm_sync_failures"):
                 key_column = "export_key" if table == "srm_sync_failures" else "session_id"
@@ -351,10 +367,15 @@ class Store:
 
     def prune(self, before_ms: int) -> int:
         """Delete every session that started before ``before_ms`` (retention)."""
-        with self.db.transaction() as tx:
-            rows = tx.execute("SELECT COUNT(*) FROM srm_sessions WHERE started_ms < ?", (before_ms,))
-            if not rows[0][0]:
+        with self.db.transaction(exclusive=True) as tx:
+            per_app = tx.execute(
+                "SELECT app, COUNT(*) FROM srm_sessions WHERE started_ms < ? GROUP BY app", (before_ms,)
+            )
+            if not per_app:
                 return 0
+            tx.executemany(
+                "UPDATE srm_sync_state SET sessions = sessions - ? WHERE app = ?", [(n, a) for a, n in per_app]
+            )
             for table in (*_CHILD_TABLES, "srm_sessions"):
                 tx.execute(f"DELETE FROM {table} WHERE started_ms < ?", (before_ms,))
             tx.execute(
@@ -362,12 +383,12 @@ class Store:
                 "(SELECT user_key FROM srm_sessions WHERE user_key IS NOT NULL)"
             )
         self.db.after_delete()
-        return int(rows[0][0])
+        return sum(int(n) for _, n in per_app)
 
     def forget_user(self, who: str) -> list[str]:
         """Delete every session of the user with this id or email; the export URLs they had (to purge caches)."""
         key = fold(who)
-        with self.db.transaction() as tx:
+        with self.db.transaction(exclusive=True) as tx:
             rows = tx.execute(
                 "SELECT app, session_id, export_url FROM srm_sessions WHERE user_id_fold = ? OR user_email_fold = ?",
                 (key, key),
@@ -377,6 +398,10 @@ class Store:
                     tx.execute(f"DELETE FROM {table} WHERE app = ? AND session_id = ?", (app, session_id))
                 tx.execute("DELETE FROM srm_sync_failures WHERE app = ? AND session_id = ?", (app, session_id))
             tx.execute("DELETE FROM srm_users WHERE id_fold = ? OR email_fold = ?", (key, key))
+            gone = Counter(app for app, _, _ in rows)
+            tx.executemany(
+                "UPDATE srm_sync_state SET sessions = sessions - ? WHERE app = ?", [(n, a) for a, n in gone.items()]
+            )
         self.db.after_delete()
         return [r[2] for r in rows]
 
@@ -388,16 +413,13 @@ class Store:
     def coverage(self) -> Coverage:
         with self.db.transaction() as tx:
             # Every app with sessions has a sync state row (put_many makes one), so no scan finds the apps.
-            state = {
-                r[0]: r[1:]
-                for r in tx.execute(
-                    "SELECT app, window_from_ms, synced_through_ms, last_sync_ms, lock_started_ms, progress "
-                    "FROM srm_sync_state"
-                )
-            }
+            rows = tx.execute(
+                "SELECT app, sessions, window_from_ms, synced_through_ms, last_sync_ms, lock_started_ms, progress "
+                "FROM srm_sync_state"
+            )
+            state = {r[0]: r[2:] for r in rows}
             counts = {}
-            for app in state:
-                n = tx.execute("SELECT COUNT(*) FROM srm_sessions WHERE app = ?", (app,))[0][0]
+            for app, n, *_ in rows:
                 first = tx.execute("SELECT MIN(started_ms) FROM srm_sessions WHERE app = ?", (app,))[0][0]
                 last = tx.execute("SELECT MAX(started_ms) FROM srm_sessions WHERE app = ?", (app,))[0][0]
                 counts[app] = (n, first, last)
