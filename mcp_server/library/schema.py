@@ -11,7 +11,8 @@ from mcp_server.library.db import Database
 
 SCHEMA_VERSION = 1
 
-# Per session; child tables repeat started_ms and user_key so aggregates need no join.
+# Per session; child tables repeat started_ms and user_key so aggregates need no join. The sync state row of
+# each app also keeps its session count and first and last start, so stating coverage never scans sessions.
 _V1 = (
     """CREATE TABLE srm_sessions (
         app TEXT NOT NULL, session_id TEXT NOT NULL,
@@ -25,7 +26,6 @@ _V1 = (
         complete INTEGER NOT NULL, indexed_ms BIGINT NOT NULL,
         PRIMARY KEY (app, session_id))""",
     "CREATE INDEX srm_sessions_started ON srm_sessions (started_ms)",
-    "CREATE INDEX srm_sessions_app_started ON srm_sessions (app, started_ms)",  # coverage per app, without a scan
     "CREATE INDEX srm_sessions_user ON srm_sessions (user_key, started_ms)",
     "CREATE INDEX srm_sessions_sid ON srm_sessions (session_id)",
     # Distinct identities, so a search by part of a name scans people, not sessions.
@@ -57,7 +57,7 @@ _V1 = (
     "CREATE INDEX srm_events_name ON srm_session_events (name_fold, started_ms)",
     "CREATE INDEX srm_events_started ON srm_session_events (started_ms)",
     """CREATE TABLE srm_sync_state (
-        app TEXT PRIMARY KEY, sessions BIGINT NOT NULL DEFAULT 0,
+        app TEXT PRIMARY KEY, sessions BIGINT NOT NULL DEFAULT 0, first_started_ms BIGINT, last_started_ms BIGINT,
         window_from_ms BIGINT, cursor TEXT, cursor_date_ms BIGINT,
         synced_through_ms BIGINT, last_sync_ms BIGINT,
         lock_owner TEXT, lock_until_ms BIGINT, lock_started_ms BIGINT, progress TEXT)""",

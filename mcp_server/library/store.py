@@ -9,7 +9,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-from mcp_server.library.db import Database
+from mcp_server.library.db import Database, Tx
 from mcp_server.library.model import ExportRef, SessionFacts, fold, generalise_url
 from mcp_server.library.schema import TABLES, migrate
 
@@ -219,19 +219,24 @@ class Store:
                 "INSERT INTO srm_sync_state (app) VALUES (?) ON CONFLICT (app) DO NOTHING",
                 [(app,) for app in sorted({f.app for f in batch})],
             )
-            added = Counter(app for app, _ in keys)
-            for app in list(added):
-                ids = [sid for a, sid in keys if a == app]
-                for start in range(0, len(ids), 500):
-                    chunk = ids[start : start + 500]
-                    marks = ", ".join("?" * len(chunk))
-                    known = tx.execute(
-                        f"SELECT COUNT(*) FROM srm_sessions WHERE app = ? AND session_id IN ({marks})", (app, *chunk)
-                    )
-                    added[app] -= int(known[0][0])
+            known = _known_keys(tx, keys)
+            added = Counter(key[0] for key in keys if key not in known)
+            for app in {a for a, _ in keys}:
+                added.setdefault(app, 0)
+            span = {
+                app: (
+                    min(f.started_ms for f in batch if f.app == app),
+                    max(f.started_ms for f in batch if f.app == app),
+                )
+                for app in added
+            }
             tx.executemany(
-                "UPDATE srm_sync_state SET sessions = sessions + ? WHERE app = ?",
-                [(n, app) for app, n in sorted(added.items()) if n],
+                "UPDATE srm_sync_state SET sessions = sessions + ?, "
+                "first_started_ms = CASE WHEN first_started_ms IS NULL OR first_started_ms > ? THEN ? "
+                "ELSE first_started_ms END, "
+                "last_started_ms = CASE WHEN last_started_ms IS NULL OR last_started_ms < ? THEN ? "
+                "ELSE last_started_ms END WHERE app = ?",
+                [(n, span[app][0], span[app][0], span[app][1], span[app][1], app) for app, n in sorted(added.items())],
             )
             for table in (*_CHILD_TABLES, "srm_sync_failures"):
                 key_column = "export_key" if table == "srm_sync_failures" else "session_id"
@@ -249,16 +254,9 @@ class Store:
             tx.executemany("INSERT INTO srm_users VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING", sorted(users))
 
     def indexed(self, app: str, session_ids: Iterable[str]) -> set[str]:
-        ids = list(dict.fromkeys(session_ids))
-        found: set[str] = set()
-        for start in range(0, len(ids), 200):
-            chunk = ids[start : start + 200]
-            rows = self.db.read(
-                f"SELECT session_id FROM srm_sessions WHERE app = ? AND session_id IN ({', '.join('?' * len(chunk))})",
-                (app, *chunk),
-            )
-            found.update(r[0] for r in rows)
-        return found
+        keys = [(app, sid) for sid in dict.fromkeys(session_ids)]
+        with self.db.transaction() as tx:
+            return {sid for _, sid in _known_keys(tx, keys)}
 
     def update_exports(self, app: str, refs: dict[str, ExportRef]) -> None:
         """Fresh download URLs (and where they were listed) for sessions already indexed."""
@@ -405,6 +403,16 @@ class Store:
         self.db.after_delete()
         return [r[2] for r in rows]
 
+    def _respan(self, tx: Tx, apps: list[str]) -> None:
+        """Recompute the apps' first and last session start after deletions (rare: retention, forget-user)."""
+        for app in apps:
+            tx.execute(
+                "UPDATE srm_sync_state SET "
+                "first_started_ms = (SELECT MIN(started_ms) FROM srm_sessions WHERE app = ?), "
+                "last_started_ms = (SELECT MAX(started_ms) FROM srm_sessions WHERE app = ?) WHERE app = ?",
+                (app, app, app),
+            )
+
     def drop(self) -> None:
         self.db.drop(TABLES)
 
@@ -414,15 +422,11 @@ class Store:
         with self.db.transaction() as tx:
             # Every app with sessions has a sync state row (put_many makes one), so no scan finds the apps.
             rows = tx.execute(
-                "SELECT app, sessions, window_from_ms, synced_through_ms, last_sync_ms, lock_started_ms, progress "
-                "FROM srm_sync_state"
+                "SELECT app, sessions, first_started_ms, last_started_ms, window_from_ms, synced_through_ms, "
+                "last_sync_ms, lock_started_ms, progress FROM srm_sync_state"
             )
-            state = {r[0]: r[2:] for r in rows}
-            counts = {}
-            for app, n, *_ in rows:
-                first = tx.execute("SELECT MIN(started_ms) FROM srm_sessions WHERE app = ?", (app,))[0][0]
-                last = tx.execute("SELECT MAX(started_ms) FROM srm_sessions WHERE app = ?", (app,))[0][0]
-                counts[app] = (n, first, last)
+            state = {r[0]: r[4:] for r in rows}
+            counts = {r[0]: r[1:4] for r in rows}
             failures: dict[str, int] = dict(tx.execute("SELECT app, COUNT(*) FROM srm_sync_failures GROUP BY app"))
         apps = []
         for app in sorted(set(counts) | set(state)):
@@ -651,6 +655,20 @@ _SESSION_COLUMNS = (
     "complete",
     "indexed_ms",
 )
+
+
+def _known_keys(tx: Tx, keys: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
+    """Which of these (app, session id) pairs are indexed; looked up by session id, the index every plan uses."""
+    known: set[tuple[str, str]] = set()
+    ids = sorted({sid for _, sid in keys})
+    wanted = set(keys)
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        rows = tx.execute(
+            f"SELECT app, session_id FROM srm_sessions WHERE session_id IN ({', '.join('?' * len(chunk))})", chunk
+        )
+        known.update(key for key in ((r[0], r[1]) for r in rows) if key in wanted)
+    return known
 
 
 def _search(*parts: str) -> str:
