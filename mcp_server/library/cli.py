@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 import time
 from typing import TextIO
 
@@ -161,7 +160,3 @@ def drop(settings: Settings) -> str:
     where = store.db.location
     store.drop()
     return f"Dropped the session index at {where}. The next sync or search creates it again, empty."
-
-
-def stream() -> TextIO:
-    return sys.stderr

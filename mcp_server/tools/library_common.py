@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import BaseModel, Field, StringConstraints
 
@@ -10,6 +10,7 @@ from mcp_server.errors import InputError
 from mcp_server.library.store import Coverage, SessionQuery
 from mcp_server.library.sync import in_thread
 from mcp_server.render.library import call
+from mcp_server.render.markdown import code
 from mcp_server.timeparse import iso, now_ms, parse_instant
 from mcp_server.tools.runtime import ToolContext, runtime
 
@@ -153,8 +154,6 @@ def coverage_out(coverage: Coverage, query: SessionQuery, now: int) -> CoverageO
 
 
 def filters_text(query: SessionQuery) -> str:
-    from mcp_server.render.markdown import code
-
     parts = []
     for name in ("user", "error", "url", "event", "text"):
         value = getattr(query, name)
@@ -165,11 +164,6 @@ def filters_text(query: SessionQuery) -> str:
     if query.until_ms is not None:
         parts.append(f"started before {iso(query.until_ms)}")
     return ", ".join(parts)
-
-
-def query_arguments(query: SessionQuery, original: dict[str, Any]) -> dict[str, Any]:
-    """The filters as the caller passed them (for the exact call that continues)."""
-    return {k: v for k, v in original.items() if v is not None}
 
 
 def replay_url(app: str, session_id: str) -> str | None:
