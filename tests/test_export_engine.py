@@ -71,6 +71,8 @@ async def test_odd_values_are_read_around_never_fatal(allowed: Settings, files: 
         b'{"type":"lr.Click","time":1.7e308,"data":{}}',
         b'{"type":"lr.Click","time":' + str(2**70).encode() + b',"data":{}}',
         b'{"type":"lr.Click","time":-1e999,"data":{"x":1e999}}',
+        b'{"type":"lr.Click","time":1795000000000,"x":' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+        sdk("lr.CustomEvent", T0, name="deep", properties={"p": 1}).replace(b'{"p":1}', b"[" * 900 + b"]" * 900),
     ]
     for n, status in enumerate([b'"--5"', '"²"'.encode(), b'"' + b"9" * 5000 + b'"', b"9" * 5000, str(2**70).encode()]):
         lines.append(sdk("lr.network.RequestEvent", T0 + n, reqId=f"r{n}", method="GET", url=f"https://api.test/{n}"))
@@ -83,7 +85,9 @@ async def test_odd_values_are_read_around_never_fatal(allowed: Settings, files: 
         text, data = await read(client, url=url)
         _, network = await read(client, url=url, focus="network")
     reading, counts = data["reading"], data["digest"]["counts"]
-    assert reading["invalid_json"] == 0 and reading["parsed"] == len(lines)
+    # JSON nested past what any parser follows is not read (it is counted); nesting within reach is.
+    assert reading["invalid_json"] == 1 and reading["parsed"] == len(lines) - 1
+    assert counts["custom"] == 1
     assert counts["click"] == 5 and counts["network"] == 5 and counts["error"] == 1
     # A response whose status is not a number reads as status 0 (as browsers report a failed request): failed.
     assert [(item["status"], item["failed"]) for item in network["listing"]["items"]] == [(0, True)] * 5
@@ -282,13 +286,14 @@ async def test_huge_values_and_many_groups_stay_within_bounds(allowed: Settings,
     async with connect(allowed) as client:
         text, data = await read(client, url=url)
         _, custom = await read(client, url=url, focus="custom", max_chars=4000)
-        _, groups = await read(client, url=url, focus="errors")
+        groups_text, groups = await read(client, url=url, focus="errors")
     assert len(text) <= 20_000
     summary_file = next(cache.glob("*/summary.json"))
     assert summary_file.stat().st_size <= SUMMARY_MAX_BYTES
     assert data["digest"]["counts"]["error"] == 3000
     assert data["digest"]["omitted"]["errors"] == 3000 - len(data["digest"]["errors"])
     assert groups["listing"]["total"] == index.MAX_GROUPS  # distinct errors kept in full; the rest counted
+    assert "2,000 more distinct errors were only counted, not grouped (the first 1,000 are)" in groups_text
     blob = custom["listing"]["items"][0]["properties"]["blob"]
     assert len(blob) <= 501 and blob.startswith("ééé")
 

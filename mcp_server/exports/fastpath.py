@@ -220,7 +220,8 @@ class RowConsole(msgspec.Struct, gc=False, tag_field="event_type", tag="consoleL
 
 RowFast = RowClick | RowDeadClick | RowInput | RowRedux | RowNavigation | RowNetwork | RowConsole
 
-DecodeFailed = (msgspec.ValidationError, msgspec.DecodeError)
+# msgspec raises RecursionError for nesting deeper than it will follow (even in a field it skips).
+DecodeFailed = (msgspec.ValidationError, msgspec.DecodeError, RecursionError)
 
 
 FastEvent = SdkFast | RowFast

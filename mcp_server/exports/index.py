@@ -116,7 +116,7 @@ class RowWriter:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._file = path.open("wb")
+        self._file = path.open("wb", buffering=1 << 20)  # rows come in small bulks: few, large writes
         self.rows: list[Row] = []
         self.size = 0
         self.crc = 0

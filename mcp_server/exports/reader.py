@@ -9,8 +9,11 @@ other calls to the same server keep answering; the time budget is checked after 
 
 from __future__ import annotations
 
+import importlib
 import logging
 import secrets
+import sys
+import threading
 import time
 import zlib
 from collections.abc import Awaitable, Callable
@@ -37,6 +40,7 @@ logger = logging.getLogger(__name__)
 Progress = Callable[[int, float], Awaitable[None]]  # (bytes read so far, seconds elapsed)
 _PROGRESS_EVERY = 1.0  # seconds
 SLICE_LINES = 2048  # lines parsed between two checkpoints (a few ms of work)
+_TRANSPORT_MODULE = "mcp_server.exports.guarded_transport"
 
 
 @dataclass(frozen=True)
@@ -85,6 +89,11 @@ class ExportReader:
         self._transport = transport
         self._client: httpx2.AsyncClient | None = None
         self._locks: dict[str, anyio.Lock] = {}
+        if transport is None and _TRANSPORT_MODULE not in sys.modules:
+            # The export transport's imports (httpcore's backends: tens of ms) are left out of start-up; load
+            # them now, beside it, so the first read does not wait for them either. Not a daemon thread:
+            # exiting waits for an import under way rather than cutting it off.
+            threading.Thread(target=importlib.import_module, args=(_TRANSPORT_MODULE,), name="warm-exports").start()
 
     @property
     def client(self) -> httpx2.AsyncClient:

@@ -105,7 +105,11 @@ def json_text(value: Any) -> str:
     try:
         return orjson.dumps(value).decode()
     except (orjson.JSONEncodeError, TypeError):
+        pass
+    try:
         return json.dumps(value, ensure_ascii=False, default=str).encode("utf-8", "replace").decode()
+    except (ValueError, RecursionError):
+        return "(nested too deeply to show)"
 
 
 def _first(obj: dict[str, Any], *keys: str) -> Any:

@@ -440,7 +440,14 @@ def _group_hint(page: Page, url: str) -> str:
     first = page.rows[0][0]
     assert isinstance(first, ErrorGroupRow)
     sample = (first.message or first.type)[:60].strip() or "Error"
-    return (
+    hint = (
         "Each row is one distinct error. To list every occurrence of one (with its time, page and stack), pass "
         f"part of its message as query, e.g. {code(call(url, focus='errors', query=sample), None)}."
     )
+    beyond = page.opened.summary.errors_distinct - (page.total or 0)
+    if beyond > 0:
+        hint += (
+            f" {beyond:,} more distinct errors were only counted, not grouped (the first {page.total:,} are): "
+            f"list their occurrences with start/end, e.g. {code(call(url, focus='errors', start='0s'), None)}."
+        )
+    return hint
