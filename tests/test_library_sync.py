@@ -467,3 +467,36 @@ def test_a_name_fragment_shared_by_hundreds_of_people_finds_all_their_sessions(u
         assert {r.user_id for r in few} == {f"u-{n}" for n in range(1400) if n % 2 and str(n).startswith("13")}
     finally:
         store.close()
+
+
+async def test_recorded_values_stay_inert_in_answers(world, url, tmp_path):
+    from mcp_server.library.model import ErrorFact, ExportRef, SessionFacts
+
+    store = Store(open_database(url, tmp_path))
+    hostile = "Eve | [click me](https://evil.example) \u202e<script>\n# heading"
+    store.put_many(
+        [
+            SessionFacts(
+                app="acme/web",
+                session_id="1-00000000-0000-4000-8000-000000000001/0",
+                export=ExportRef("https://x.example/1.jsonl", None, None, None),
+                started_ms=ANCHOR_MS,
+                ended_ms=ANCHOR_MS + 1000,
+                user_id="u-evil",
+                user_name=hostile,
+                user_email="eve@evil.example",
+                error_list=(ErrorFact("Error`|", hostile, 1, 0, None),),
+            )
+        ],
+        ANCHOR_MS,
+    )
+    store.close()
+    async with connect(settings_for(world, url, tmp_path / "c")) as client:
+        found = text_of(await client.call_tool("find_sessions", {"user": "eve@evil.example"}))
+        ranked = text_of(await client.call_tool("session_stats", {"group_by": "errors", "user": "u-evil"}))
+    for text in (found, ranked):
+        assert "\u202e" not in text and "\n# heading" not in text  # controls removed, one line per value
+    row = next(line for line in found.splitlines() if "evil" in line and line.startswith("|"))
+    assert r"Eve \\| \[click me\]\(https://evil.example\)" in row  # prose: escaped, no link, no cell break
+    row = next(line for line in ranked.splitlines() if "evil" in line and line.startswith("|"))
+    assert r"`Eve \| [click me](https://evil.example) <script> # heading`" in row  # a code span: inert
