@@ -1,4 +1,4 @@
-"""Command line: ``session-replay-mcp serve | sandbox | call``.
+"""Command line: ``session-replay-mcp serve | sandbox | call | sync | index``.
 
 Only what a command needs is imported, so starting the stdio server stays as fast as the SDK allows.
 Everything this program logs goes to stderr: stdout belongs to the stdio transport (and, for
@@ -38,6 +38,8 @@ _FLAGS: dict[str, str] = {
     "enabled_tools": "comma-separated tools to enable (default: all)",
     "read_timeout": "seconds to wait for an upstream answer",
     "allowed_hosts": "comma-separated extra Host names the HTTP transports accept",
+    "index_url": "the session index: sqlite:////path.db, a file path, or postgresql://... (default: SQLite in the "
+    "user's data directory)",
 }
 
 
@@ -113,6 +115,19 @@ def _parser() -> argparse.ArgumentParser:
         metavar=ENV_VARS["max_connections"],
         help="connections open at once per worker (default 200); more get 503",
     )
+    index_group = serve.add_argument_group("session index")
+    index_group.add_argument(
+        "--sync-every",
+        metavar="DURATION",
+        help="sync the session index in the background this often, e.g. 15m or 1h (env "
+        f"{ENV_VARS['sync_every']} in seconds; default off)",
+    )
+    index_group.add_argument(
+        "--sync-on-start",
+        action="store_true",
+        help=f"sync the session index once in the background as the server starts (env {ENV_VARS['sync_on_start']}; "
+        "on by default with --sandbox)",
+    )
     serve.set_defaults(handler=_serve)
 
     sandbox = commands.add_parser("sandbox", help="run only the emulator (LogRocket API, Highlight public graph)")
@@ -132,6 +147,24 @@ def _parser() -> argparse.ArgumentParser:
     call.add_argument("--structured", action="store_true", help="print the structured result (JSON) instead")
     _settings_flags(call)
     call.set_defaults(handler=_call)
+
+    sync = commands.add_parser("sync", help="fill the session index from LogRocket's exports")
+    sync.add_argument("--since", help="index exports from this time: 7d, 24h, 2026-11-20, ... (default: continue)")
+    sync.add_argument("--until", help="stop at sessions that started at this time (same forms)")
+    sync.add_argument("--max-sessions", type=int, help="read at most this many new exports")
+    _settings_flags(sync)
+    sync.set_defaults(handler=_sync)
+
+    index = commands.add_parser("index", help="look after the session index: stats, forget-user, drop")
+    index_commands = index.add_subparsers(dest="index_command", required=True)
+    stats = index_commands.add_parser("stats", help="what the index holds and where")
+    forget = index_commands.add_parser("forget-user", help="delete everything held about one user")
+    forget.add_argument("who", metavar="EMAIL_OR_ID", help="the user's email or user id (case-insensitive)")
+    drop = index_commands.add_parser("drop", help="delete the whole index")
+    drop.add_argument("--yes", action="store_true", help="do it without asking")
+    for sub in (stats, forget, drop):
+        _settings_flags(sub)
+    index.set_defaults(handler=_index)
     return parser
 
 
@@ -160,6 +193,10 @@ def _read_settings(args: argparse.Namespace) -> tuple[Settings, bool]:
         env[ENV_VARS["read_only"]] = "1"
     if getattr(args, "allow_unauthenticated", False):
         env[ENV_VARS["allow_unauthenticated"]] = "1"
+    if getattr(args, "sync_every", None):
+        env[ENV_VARS["sync_every"]] = str(_duration_seconds(args.sync_every))
+    if getattr(args, "sync_on_start", False):
+        env[ENV_VARS["sync_on_start"]] = "1"
     sandbox_on = args.sandbox or env.get("SESSION_REPLAY_MCP_SANDBOX", "").lower() in ("1", "true", "yes", "on")
     return Settings.from_env(env), sandbox_on
 
@@ -169,7 +206,18 @@ def _start_sandbox(args: argparse.Namespace, settings: Settings) -> tuple[Settin
 
     sandbox = SandboxServer(port=args.sandbox_port).start()
     logger.info("%s", sandbox.banner())
-    return sandbox.settings(settings), sandbox
+    settings = sandbox.settings(settings)
+    if settings.index_url is None:
+        # The sandbox's sessions live as long as the sandbox: so does its index (a temporary file), filled as
+        # the server starts, so find_sessions and session_stats have something to find.
+        import atexit
+        import shutil
+        import tempfile
+
+        scratch = tempfile.mkdtemp(prefix="session-replay-mcp-sandbox-")
+        atexit.register(shutil.rmtree, scratch, ignore_errors=True)
+        settings = settings.with_overrides(index_url=f"{scratch}/index.db", sync_on_start=True, sync_first_days=8.0)
+    return settings, sandbox
 
 
 def _settings(args: argparse.Namespace) -> tuple[Settings, SandboxServer | None]:
@@ -278,6 +326,12 @@ async def _call_async(settings: Settings, args: argparse.Namespace) -> int:
 
     from mcp_server.server import build_server
 
+    if settings.sync_on_start and args.tool in ("find_sessions", "session_stats"):
+        # One-shot call against the sandbox: fill its fresh index first (a server would do it in the background).
+        from mcp_server.library.cli import run_sync
+
+        await run_sync(settings, since_ms=None, until_ms=None, max_sessions=None, show=sys.stderr)
+    settings = settings.with_overrides(sync_on_start=False) if settings.sync_on_start else settings
     async with Client(build_server(settings)) as client:
         tools = {t.name: t for t in (await client.list_tools()).tools}
         if args.tool not in tools:
@@ -300,6 +354,59 @@ async def _show_progress(progress: float, total: float | None, message: str | No
     """Progress notifications (summarize_user_sessions waits minutes) go to stderr, not into the answer."""
     if message:
         print(message, file=sys.stderr, flush=True)
+
+
+def _sync(args: argparse.Namespace) -> int:
+    import anyio
+
+    from mcp_server.library.cli import describe, run_sync
+    from mcp_server.timeparse import parse_instant
+
+    if args.max_sessions is not None and args.max_sessions < 1:
+        raise UserFacingError("--max-sessions must be 1 or more")
+    since_ms = parse_instant(args.since, field="--since") if args.since else None
+    until_ms = parse_instant(args.until, field="--until") if args.until else None
+    settings, sandbox = _settings(args)
+    try:
+        outcome = anyio.run(
+            lambda: run_sync(
+                settings, since_ms=since_ms, until_ms=until_ms, max_sessions=args.max_sessions, show=sys.stderr
+            )
+        )
+    finally:
+        if sandbox is not None:
+            sandbox.stop()
+    print(describe(outcome))
+    return 0 if outcome.status != "running" else 3
+
+
+def _index(args: argparse.Namespace) -> int:
+    from mcp_server.library import cli
+
+    settings, _ = _read_settings(args)
+    if args.index_command == "stats":
+        print(cli.index_stats(settings))
+    elif args.index_command == "forget-user":
+        print(cli.forget_user(settings, args.who))
+    else:
+        if not args.yes:
+            if not sys.stdin.isatty():
+                raise UserFacingError("index drop deletes the whole index: pass --yes to confirm")
+            if input("Delete the whole session index? [y/N] ").strip().lower() not in ("y", "yes"):
+                print("Nothing deleted.")
+                return 1
+        print(cli.drop(settings))
+    return 0
+
+
+def _duration_seconds(text: str) -> float:
+    """``15m``, ``1h``, ``90s`` or a number of seconds."""
+    import re
+
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*", text.lower())
+    if not match:
+        raise UserFacingError(f"--sync-every={text!r} is not a duration; use e.g. 15m, 1h or 900 (seconds)")
+    return float(match.group(1)) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[match.group(2) or "s"]
 
 
 def _arguments(args: argparse.Namespace, schema: dict[str, Any]) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
+import anyio
 import httpx2
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
@@ -24,6 +25,8 @@ from mcp_server.clock import REAL_CLOCK, Clock
 from mcp_server.errors import ConfigError, UserFacingError
 from mcp_server.exports.reader import ExportReader
 from mcp_server.guide import PROMPTS, instructions
+from mcp_server.library.background import keep_synced
+from mcp_server.library.service import Library
 from mcp_server.redact import process_redactor
 from mcp_server.render.text import clean_text
 from mcp_server.schema import inline_definitions
@@ -185,6 +188,21 @@ def _lifespan(
             stack.push_async_callback(highlight.aclose)
             exports = ExportReader(settings)
             stack.push_async_callback(exports.aclose)
-            yield Runtime(settings=settings, logrocket=logrocket, highlight=highlight, exports=exports, clock=clock)
+            library = Library(settings)
+            stack.callback(library.close)
+            rt = Runtime(
+                settings=settings,
+                logrocket=logrocket,
+                highlight=highlight,
+                exports=exports,
+                library=library,
+                clock=clock,
+            )
+            if settings.sync_every > 0 or settings.sync_on_start:
+                # The background sync stops with the server (the task group is cancelled on the way out).
+                tasks = await stack.enter_async_context(anyio.create_task_group())
+                stack.callback(tasks.cancel_scope.cancel)
+                tasks.start_soon(keep_synced, rt)
+            yield rt
 
     return lifespan

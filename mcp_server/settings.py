@@ -57,6 +57,13 @@ ENV_VARS: Mapping[str, str] = {
     "max_request_bytes": "SESSION_REPLAY_MCP_MAX_REQUEST_BYTES",
     "header_timeout": "SESSION_REPLAY_MCP_HEADER_TIMEOUT",
     "max_connections": "SESSION_REPLAY_MCP_MAX_CONNECTIONS",
+    "index_url": "SESSION_REPLAY_MCP_INDEX_URL",
+    "index_retention_days": "SESSION_REPLAY_MCP_INDEX_RETENTION_DAYS",
+    "sync_time_budget": "SESSION_REPLAY_MCP_SYNC_TIME_BUDGET",
+    "sync_concurrency": "SESSION_REPLAY_MCP_SYNC_CONCURRENCY",
+    "sync_every": "SESSION_REPLAY_MCP_SYNC_EVERY",
+    "sync_on_start": "SESSION_REPLAY_MCP_SYNC_ON_START",
+    "sync_first_days": "SESSION_REPLAY_MCP_SYNC_FIRST_DAYS",
 }
 
 # The most SESSION_REPLAY_MCP_MAX_WAIT_SECONDS may allow: one tool call holding for an hour is enough.
@@ -129,6 +136,19 @@ class Settings:
     # clients otherwise hold connections forever), and how many connections may be open at once (more get 503).
     header_timeout: float = 10.0
     max_connections: int = 200
+    # The session index: None is SQLite in the user's data directory; else sqlite:////path.db, a path, or
+    # postgresql://... (shared by every worker on every machine). Sessions older than the retention are pruned.
+    index_url: str | None = field(default=None, repr=False)
+    index_retention_days: float = 30.0
+    # sync_sessions: seconds one call may take before it answers "not done" with the call that continues,
+    # and exports read at once. sync_every: seconds between background syncs (0: off); sync_on_start: one
+    # background sync as the server starts.
+    sync_time_budget: float = 50.0
+    sync_concurrency: int = 4
+    sync_every: float = 0.0
+    sync_on_start: bool = False
+    # How far back a sync reaches when the index holds nothing for the app yet and no since is given.
+    sync_first_days: float = 7.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -176,6 +196,24 @@ class Settings:
             )
         if self.max_connections < 1:
             raise ConfigError(f"{ENV_VARS['max_connections']} must be 1 or more, got {self.max_connections}")
+        if self.index_retention_days <= 0:
+            raise ConfigError(
+                f"{ENV_VARS['index_retention_days']} must be a number of days above 0, "
+                f"got {self.index_retention_days:g}"
+            )
+        if self.sync_first_days <= 0:
+            raise ConfigError(f"{ENV_VARS['sync_first_days']} must be a number of days above 0")
+        if not 1 <= self.sync_concurrency <= 32:
+            raise ConfigError(f"{ENV_VARS['sync_concurrency']} must be from 1 to 32, got {self.sync_concurrency}")
+        if not 0 < self.sync_time_budget <= MAX_WAIT_LIMIT:
+            raise ConfigError(
+                f"{ENV_VARS['sync_time_budget']} must be more than 0 and at most {MAX_WAIT_LIMIT} seconds, "
+                f"got {self.sync_time_budget:g}"
+            )
+        if self.sync_every < 0 or 0 < self.sync_every < 60:
+            raise ConfigError(
+                f"{ENV_VARS['sync_every']} must be 0 (off) or at least 60 seconds, got {self.sync_every:g}"
+            )
         if self.max_request_bytes < MIN_REQUEST_BYTES:
             raise ConfigError(
                 f"{ENV_VARS['max_request_bytes']} must be at least {MIN_REQUEST_BYTES} bytes, "
@@ -207,7 +245,8 @@ class Settings:
     @property
     def secrets(self) -> tuple[str, ...]:
         """Values that must never appear in any output or log."""
-        return tuple(s for s in (self.logrocket_api_key, self.auth_token) if s)
+        index_password = urlsplit(self.index_url).password if self.index_url and "://" in self.index_url else None
+        return tuple(s for s in (self.logrocket_api_key, self.auth_token, index_password) if s)
 
     def logrocket_credentials(self) -> tuple[str, AppRef]:
         """The API key and app a LogRocket call needs, or a ConfigError naming what to set."""
@@ -294,5 +333,6 @@ def _convert(name: str, var: str, raw: str, default: Any) -> Any:
         try:
             return float(raw)
         except ValueError:
-            raise ConfigError(f"{var} must be a number of seconds, got {raw!r}") from None
+            unit = "days" if name.endswith("_days") else "seconds"
+            raise ConfigError(f"{var} must be a number of {unit}, got {raw!r}") from None
     return raw

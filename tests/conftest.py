@@ -26,6 +26,18 @@ ANCHOR_MS = 1_795_000_000_000  # 2026-11-18T11:06:40Z
 SNAPSHOTS = Path(__file__).parent / "snapshots"
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _private_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Nothing a test runs writes a session index into the real user's data directory."""
+    previous = os.environ.get("XDG_DATA_HOME")
+    os.environ["XDG_DATA_HOME"] = str(tmp_path_factory.mktemp("data"))
+    yield
+    if previous is None:
+        os.environ.pop("XDG_DATA_HOME", None)
+    else:
+        os.environ["XDG_DATA_HOME"] = previous
+
+
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
@@ -33,7 +45,7 @@ def anyio_backend() -> str:
 
 @pytest.fixture(scope="session")
 def sandbox_server() -> Iterator[SandboxServer]:
-    with SandboxServer(Sandbox(SandboxWorld(anchor_ms=ANCHOR_MS, highlights_delay=0.2))) as server:
+    with SandboxServer(Sandbox(SandboxWorld(anchor_ms=ANCHOR_MS, highlights_delay=0.2, history=0))) as server:
         yield server
 
 
@@ -49,7 +61,14 @@ def sandbox(sandbox_server: SandboxServer) -> Iterator[SandboxServer]:
 @pytest.fixture
 def settings(sandbox: SandboxServer, tmp_path: Path) -> Settings:
     """Settings for the sandbox's demo app: a fast retry policy (fault tests take milliseconds), a fresh cache."""
-    return sandbox.settings(Settings(retry_base_delay=0.01, read_timeout=2.0, cache_dir=str(tmp_path / "cache")))
+    return sandbox.settings(
+        Settings(
+            retry_base_delay=0.01,
+            read_timeout=2.0,
+            cache_dir=str(tmp_path / "cache"),
+            index_url=str(tmp_path / "index.db"),
+        )
+    )
 
 
 @asynccontextmanager

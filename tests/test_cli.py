@@ -69,7 +69,8 @@ def test_unknown_tool_lists_the_available_ones():
     done = run("call", "list_export", "--read-only")
     assert done.returncode == 2
     assert done.stderr.strip() == (
-        "Unknown tool 'list_export'. Available: list_exports, read_session_export, summarize_user_sessions."
+        "Unknown tool 'list_export'. Available: find_sessions, list_exports, read_session_export, session_stats, "
+        "summarize_user_sessions, sync_sessions."
     )
 
 

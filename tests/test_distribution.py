@@ -48,6 +48,7 @@ async def test_the_manifest_prompts_are_the_live_prompts():
     assert [p.name for p in prompts] == [p["name"] for p in MANIFEST["prompts"]]
     assert [a.name for a in prompts[0].arguments or []] == MANIFEST["prompts"][0]["arguments"]
     text = rendered.messages[0].content.text  # type: ignore[union-attr]
+    assert text.index("find_sessions(user='jane@acme.com', since='7d')") < text.index("read_session_export(session_id=")
     assert "summarize_user_sessions(user_email='jane@acme.com', question='why?', start='7d')" in text
     # The manifest carries the same text, with the host's argument placeholders.
     template = investigate_user("${arguments.user}", "${arguments.question}", "${arguments.since}")

@@ -43,7 +43,15 @@ async def test_read_only_mode_does_not_register_write_tools_at_all():
         names = {t.name for t in (await client.list_tools()).tools}
         result = await client.call_tool("identify_user", {"user_id": "u", "name": "n"})
     # summarize_user_sessions only asks LogRocket to compute a summary: it stays (see its annotations).
-    assert names == {"list_exports", "read_session_export", "summarize_user_sessions"}
+    # The index tools only read LogRocket and fill the server's own index: they stay too.
+    assert names == {
+        "list_exports",
+        "read_session_export",
+        "summarize_user_sessions",
+        "find_sessions",
+        "session_stats",
+        "sync_sessions",
+    }
     assert result.is_error
     assert "Unknown tool" in result.content[0].text  # type: ignore[union-attr]
 
@@ -65,8 +73,8 @@ async def test_a_selection_enables_only_those_tools_and_the_instructions_say_so(
 def test_an_unknown_tool_in_the_selection_is_a_startup_error():
     with pytest.raises(
         ConfigError,
-        match=r"Unknown tool name.*: list_export\. Available: identify_user, list_exports, push_highlight_event, "
-        r"read_session_export",
+        match=r"Unknown tool name.*: list_export\. Available: find_sessions, identify_user, list_exports, "
+        r"push_highlight_event, read_session_export",
     ):
         build_server(Settings(enabled_tools=frozenset({"list_export"})))
 

@@ -75,6 +75,9 @@ async def test_stdio_console_script_with_the_sandbox():
     assert names == {
         "list_exports",
         "read_session_export",
+        "find_sessions",
+        "session_stats",
+        "sync_sessions",
         "identify_user",
         "push_highlight_event",
         "summarize_user_sessions",
@@ -91,7 +94,14 @@ async def test_stdio_read_only_from_the_environment():
     )
     async with Client(params) as client:
         names = {t.name for t in (await client.list_tools()).tools}
-    assert names == {"list_exports", "read_session_export", "summarize_user_sessions"}
+    assert names == {
+        "list_exports",
+        "read_session_export",
+        "find_sessions",
+        "session_stats",
+        "sync_sessions",
+        "summarize_user_sessions",
+    }
 
 
 @pytest.mark.parametrize("http_server", ["streamable-http"], indirect=True)

@@ -30,6 +30,7 @@ from mcp_server.exports.summary import SessionSummary, decode_summary
 logger = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
+_WALK_EVERY = 60.0  # seconds
 FORMAT_VERSION = 3  # 3: typed summary, compact rows, error groups, signed cursors
 # The query parameters that only sign or expire a URL, on the storage services LogRocket's exports are known to
 # use. LogRocket calls the export links signed URLs without naming the service; the buckets its exports write
@@ -133,6 +134,11 @@ class ExportCache:
         # a file moves its ctime, which no one but the clock can set back, so a file is checked again on the
         # first read after it changed, however the change was made; an unchanged one is not re-read per page.
         self._verified: dict[Path, tuple[int, int, int, int]] = {}
+        # Eviction walks every entry: a sync committing thousands of small entries must not walk them all each
+        # time. It runs when the entries added since the last walk could pass the cap, or once a minute.
+        self._total_at_walk: int | None = None
+        self._added_since_walk = 0
+        self._walked_at = 0.0
 
     @staticmethod
     def key(url: str) -> str:
@@ -223,7 +229,13 @@ class ExportCache:
             if existing is None:
                 raise
             return existing
-        self.evict(keep=key)
+        self._added_since_walk += sum(size for size, _ in files.values())
+        if (
+            self._total_at_walk is None
+            or self._total_at_walk + self._added_since_walk > self.max_bytes
+            or time.monotonic() - self._walked_at > _WALK_EVERY
+        ):
+            self.evict(keep=key)
         return Entry(target, manifest)
 
     def drop(self, key: str, why: str) -> None:
@@ -265,6 +277,7 @@ class ExportCache:
                 continue
             self._discard(directory, "over the cache size cap")
             total -= size
+        self._total_at_walk, self._added_since_walk, self._walked_at = total, 0, time.monotonic()
 
     def _sweep_scratch(self, building: Path, now: float) -> None:
         for scratch in building.iterdir():

@@ -165,6 +165,7 @@ def export_url(world: SandboxWorld, app: SandboxApp, seq: int, base_url: str) ->
         "X-Goog-Expires": str(EXPORT_URL_TTL_S),
         "X-Goog-SignedHeaders": "host",
         "X-Goog-Signature": world.sign(path, signed_at, EXPORT_URL_TTL_S),
+        **world.export_query,
     }
     return f"{base_url}{path}?{urlencode(query)}"
 

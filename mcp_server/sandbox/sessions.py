@@ -60,6 +60,8 @@ class SyntheticSession:
     gzip: bool
     site: str  # origin of the recorded web app
     api: str  # origin of its backend
+    # Scripted moments of a story line (see history.py), their times offsets from the start: added to the script.
+    story: tuple[Event, ...] = ()
 
     @property
     def session_id(self) -> str:
@@ -221,6 +223,9 @@ def _script(s: SyntheticSession, target: int | None) -> Iterator[Event]:
                 t + rng.randint(10, 300),
                 {"type": rng.choice(("projects/loaded", "billing/failed", "ui/toggleSidebar"))},
             )
+
+    for beat in s.story:
+        yield Event(beat.kind, s.started_ms + beat.t, beat.data)
 
 
 def _weighted(rng: random.Random, options: tuple[tuple[int, int], ...]) -> int:

@@ -12,9 +12,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mcp_server.sandbox.sessions import SessionUser, Shape, SyntheticSession
+from mcp_server.sandbox import history as story
+from mcp_server.sandbox.sessions import Event, SessionUser, Shape, SyntheticSession
 
 DEFAULT_SEED = 20261123
+# Sessions of history per app (history.py) on top of the base sessions: with both apps, over 400 sessions of
+# 36 people across a week, with story lines for find_sessions and session_stats to find.
+HISTORY_SESSIONS = 160
 HOUR_MS = 3_600_000
 DAY_MS = 24 * HOUR_MS
 # Export cursors are export time in ms times this, plus a tie-breaker: about 1.8e18, well past 2**53,
@@ -94,9 +98,11 @@ class SandboxWorld:
         seed: int = DEFAULT_SEED,
         anchor_ms: int | None = None,
         sessions_per_app: int = 48,
+        history: int = HISTORY_SESSIONS,
         highlights_delay: float = 5.0,
         highlights_status: str = "READY",
         export_cache_dir: Path | None = None,
+        export_query: dict[str, str] | None = None,
     ) -> None:
         self.seed = seed
         # Rounded to the hour so that two sandboxes started close together hold the same sessions.
@@ -107,11 +113,16 @@ class SandboxWorld:
         # How a finished request reports itself: "READY" (LogRocket's docs) or "COMPLETE" (seen elsewhere).
         self.highlights_status = highlights_status
         self.export_cache_dir = export_cache_dir
+        # Extra (unsigned) parameters on every export URL the listing hands out, e.g. {"bytes": "200000"}:
+        # benchmarks shape every file a sync reads (see export_files.py for the parameters).
+        self.export_query = dict(export_query or {})
         # How many of the next highlights requests will end FAILED instead (set by tests or the control API).
         self.highlights_failures = 0
         self.lock = threading.Lock()
         self.signing_key = hashlib.sha256(f"sandbox-signing-{seed}".encode()).digest()
-        self.apps = {(spec.org, spec.app): _make_app(spec, seed, self.anchor_ms, sessions_per_app) for spec in APPS}
+        self.apps = {
+            (spec.org, spec.app): _make_app(spec, seed, self.anchor_ms, sessions_per_app, history) for spec in APPS
+        }
         self._keys = {a.spec.api_key: a for a in self.apps.values()}
 
     def fail_next_highlights(self, count: int = 1) -> None:
@@ -145,14 +156,15 @@ class SandboxWorld:
         return hmac.new(self.signing_key, f"{path}\n{date}\n{expires}".encode(), hashlib.sha256).hexdigest()
 
 
-def _make_app(spec: AppSpec, seed: int, anchor_ms: int, count: int) -> SandboxApp:
+def _make_app(spec: AppSpec, seed: int, anchor_ms: int, count: int, history: int) -> SandboxApp:
     rng = random.Random(f"{seed}:{spec.org}/{spec.app}")
+    everyone = _PEOPLE + (story.PEOPLE if history else ())
     users = {
         uid: {"userID": uid, "name": name, "email": email, "traits": dict(traits)}
-        for uid, name, email, traits in _PEOPLE
+        for uid, name, email, traits in everyone
     }
     people = [SessionUser(uid, name, email, dict(traits)) for uid, name, email, traits in _PEOPLE]
-    drafts = []
+    drafts: list[tuple[int, int, int, str, SessionUser, int, bool, int, tuple[Event, ...]]] = []
     for i in range(count):
         if rng.random() < 0.2:
             user = SessionUser(f"anon-{rng.getrandbits(32):08x}", None, None)
@@ -165,8 +177,12 @@ def _make_app(spec: AppSpec, seed: int, anchor_ms: int, count: int) -> SandboxAp
         exported = started + duration + HOUR_MS + rng.randint(60_000, 15 * 60_000)
         exported = min(exported, anchor_ms)
         rec = f"{rng.randint(1, 9)}-{uuid.UUID(int=rng.getrandbits(128), version=4)}"
-        drafts.append((exported, started, duration, rec, user, rng.getrandbits(48), rng.random() < 0.5, i))
-    drafts.sort()
+        drafts.append((exported, started, duration, rec, user, rng.getrandbits(48), rng.random() < 0.5, i, ()))
+    for n, d in enumerate(story.drafts(spec.org, spec.app, seed, anchor_ms, history, spec.site, spec.api)):
+        drafts.append(
+            (d.exported_ms, d.started_ms, d.duration_ms, d.recording_id, d.user, d.seed, d.gzip, count + n, d.story)
+        )
+    drafts.sort(key=lambda d: (d[0], d[1], d[2], d[3]))
     sessions = [
         SyntheticSession(
             org=spec.org,
@@ -183,7 +199,8 @@ def _make_app(spec: AppSpec, seed: int, anchor_ms: int, count: int) -> SandboxAp
             gzip=gz,
             site=spec.site,
             api=spec.api,
+            story=beats,
         )
-        for seq, (exported, started, duration, rec, user, session_seed, gz, _) in enumerate(drafts)
+        for seq, (exported, started, duration, rec, user, session_seed, gz, _, beats) in enumerate(drafts)
     ]
     return SandboxApp(spec=spec, users=users, sessions=sessions)

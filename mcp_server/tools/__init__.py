@@ -9,11 +9,14 @@ from typing import Any
 from mcp_types import ToolAnnotations
 
 from mcp_server.tools import (
+    find_sessions,
     identify_user,
     list_exports,
     push_highlight_event,
     read_session_export,
+    session_stats,
     summarize_user_sessions,
+    sync_sessions,
 )
 
 
@@ -38,6 +41,9 @@ ALL_TOOLS: tuple[ToolSpec, ...] = (
         read_session_export.read_session_export,
         read_session_export.ANNOTATIONS,
     ),
+    ToolSpec(find_sessions.NAME, find_sessions.TITLE, find_sessions.find_sessions, find_sessions.ANNOTATIONS),
+    ToolSpec(session_stats.NAME, session_stats.TITLE, session_stats.session_stats, session_stats.ANNOTATIONS),
+    ToolSpec(sync_sessions.NAME, sync_sessions.TITLE, sync_sessions.sync_sessions, sync_sessions.ANNOTATIONS),
     ToolSpec(identify_user.NAME, identify_user.TITLE, identify_user.identify_user, identify_user.ANNOTATIONS),
     ToolSpec(
         push_highlight_event.NAME,

@@ -11,6 +11,7 @@ from mcp_server.adapters.highlight import HighlightClient
 from mcp_server.adapters.logrocket import LogRocketClient
 from mcp_server.clock import REAL_CLOCK, Clock
 from mcp_server.exports.reader import ExportReader
+from mcp_server.library.service import Library
 from mcp_server.settings import Settings
 
 # What tool functions declare to receive the request context.
@@ -23,6 +24,7 @@ class Runtime:
     logrocket: LogRocketClient
     exports: ExportReader
     highlight: HighlightClient
+    library: Library
     clock: Clock = REAL_CLOCK  # what waiting tools sleep on; tests and benchmarks run it faster
 
 

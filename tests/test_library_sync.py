@@ -1,0 +1,510 @@
+"""Syncing the session index: resumable, never twice, failures kept and retried, one sync per app, coverage."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+
+from mcp_server.adapters.logrocket import LogRocketClient
+from mcp_server.exports.reader import ExportReader
+from mcp_server.library.db import open_database
+from mcp_server.library.store import SessionQuery, Store
+from mcp_server.library.sync import Syncer, SyncProgress
+from mcp_server.sandbox.app import Sandbox
+from mcp_server.sandbox.faults import Fault
+from mcp_server.sandbox.server import SandboxServer
+from mcp_server.sandbox.world import SandboxWorld
+from mcp_server.settings import Settings
+from tests import library_truth as bf
+from tests.conftest import ANCHOR_MS, connect, text_of
+from tests.library_backends import BACKENDS, index_url
+
+pytestmark = pytest.mark.anyio
+SINCE = ANCHOR_MS - 10 * bf.DAY_MS
+PAGE = 25  # several listing pages per sync
+
+
+@pytest.fixture(scope="module")
+def small_world() -> Iterator[SandboxServer]:
+    with SandboxServer(Sandbox(SandboxWorld(anchor_ms=ANCHOR_MS, highlights_delay=0.2, history=12))) as server:
+        yield server
+
+
+@pytest.fixture
+def world(small_world: SandboxServer) -> Iterator[SandboxServer]:
+    small_world.sandbox.faults.clear()
+    small_world.sandbox.requests.clear()
+    yield small_world
+    small_world.sandbox.faults.clear()
+
+
+@pytest.fixture(params=BACKENDS)
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    with index_url(request.param, tmp_path) as value:
+        yield value
+
+
+def settings_for(server: SandboxServer, url: str, cache: Path, **extra: Any) -> Settings:
+    return server.settings(
+        Settings(retry_base_delay=0.01, read_timeout=5.0, cache_dir=str(cache), index_url=url, **extra)
+    )
+
+
+class Worker:
+    """What one server process holds: its own store connection, LogRocket client and export reader."""
+
+    def __init__(self, settings: Settings, owner: str | None = None) -> None:
+        self.store = Store(open_database(settings.index_url, Path("unused")))
+        self.lr = LogRocketClient(settings)
+        self.reader = ExportReader(settings)
+        self.syncer = Syncer(self.store, self.lr, self.reader, concurrency=3, owner=owner, page_size=PAGE)
+
+    async def close(self) -> None:
+        await self.reader.aclose()
+        await self.lr.aclose()
+        self.store.close()
+
+
+def snapshot(store: Store) -> list[tuple[Any, ...]]:
+    """Everything indexed, minus what legitimately differs between runs (signing time, indexing time)."""
+    rows = store.db.read(
+        "SELECT app, session_id, listing_cursor, listing_date_ms, started_ms, ended_ms, user_key, pages, events, "
+        "errors, failed_requests, custom_events FROM srm_sessions ORDER BY app, session_id"
+    )
+    children = [
+        store.db.read(f"SELECT * FROM {t} ORDER BY app, session_id, 5")
+        for t in ("srm_session_pages", "srm_session_errors", "srm_session_requests", "srm_session_events")
+    ]
+    return [*rows, *(tuple(r) for c in children for r in c)]
+
+
+def downloads(server: SandboxServer) -> Counter[str]:
+    return Counter(r.path for r in server.sandbox.requests.items() if r.path.startswith("/export-files/"))
+
+
+def app_sessions(server: SandboxServer) -> int:
+    app = server.world.app("acme", "web")
+    assert app is not None
+    return len(app.sessions)
+
+
+async def full_sync(settings: Settings) -> list[tuple[Any, ...]]:
+    worker = Worker(settings)
+    try:
+        outcome = await worker.syncer.run(since_ms=SINCE)
+        assert outcome.status == "done"
+        return snapshot(worker.store)
+    finally:
+        await worker.close()
+
+
+async def test_a_sync_stopped_anywhere_and_run_again_ends_with_the_same_index(world, url, tmp_path):
+    reference_url = str(tmp_path / "reference.db")
+    expected = await full_sync(settings_for(world, reference_url, tmp_path / "c1"))
+    world.sandbox.requests.clear()
+    assert len([r for r in expected if len(r) == 12]) == app_sessions(world)
+    settings = settings_for(world, url, tmp_path / "c2")
+    # Stopped by max_sessions (mid-page), by the time budget, and killed (cancelled) at arbitrary points.
+    stops: list[dict[str, Any]] = [{"max_sessions": 7}, {"time_budget": 0.0}, {"kill_after": 5}, {"max_sessions": 30}]
+    worker = Worker(settings)
+    try:
+        for stop in stops:
+            kill_after = stop.pop("kill_after", None)
+            if kill_after is None:
+                outcome = await worker.syncer.run(since_ms=SINCE, **stop)
+                assert outcome.status == "partial"
+                continue
+
+            async def killer(p: SyncProgress, limit: int = kill_after) -> None:
+                if p.indexed >= limit:
+                    raise KillSync
+
+            with pytest.raises(BaseExceptionGroup) as killed:
+                await worker.syncer.run(since_ms=SINCE, report=killer)
+            assert killed.group_contains(KillSync)
+        outcome = await worker.syncer.run()
+        assert outcome.status == "done"
+        assert snapshot(worker.store) == expected
+    finally:
+        await worker.close()
+    # Only reads the kill cut short (at most one per concurrent download) were made again.
+    counts = downloads(world)
+    assert len(counts) == app_sessions(world)
+    assert max(counts.values()) <= 2 and sum(n - 1 for n in counts.values()) <= 3
+
+
+class KillSync(Exception):
+    pass
+
+
+async def test_a_repeated_sync_downloads_nothing(world, url, tmp_path):
+    settings = settings_for(world, url, tmp_path / "c")
+    await full_sync(settings)
+    world.sandbox.requests.clear()
+    worker = Worker(settings)
+    try:
+        again = await worker.syncer.run(since_ms=SINCE)  # continues from the saved cursor: nothing new
+        earlier = await worker.syncer.run(since_ms=SINCE - bf.DAY_MS)  # lists everything again
+    finally:
+        await worker.close()
+    assert again.status == "done" and again.progress.indexed == 0
+    assert earlier.status == "done" and earlier.progress.indexed == 0
+    assert earlier.progress.already == app_sessions(world)
+    assert downloads(world) == Counter()
+
+
+async def test_two_syncs_at_once_index_nothing_twice(world, url, tmp_path):
+    settings = settings_for(world, url, tmp_path / "c")
+    one, two = Worker(settings, owner="worker-1"), Worker(settings, owner="worker-2")
+    outcomes: dict[str, Any] = {}
+    try:
+        async with anyio.create_task_group() as tg:
+
+            async def run(name: str, worker: Worker) -> None:
+                outcomes[name] = await worker.syncer.run(since_ms=SINCE)
+
+            tg.start_soon(run, "one", one)
+            tg.start_soon(run, "two", two)
+        # Whichever came second saw the other's lock and said so, or came after it had finished.
+        statuses = sorted(o.status for o in outcomes.values())
+        assert statuses in (["done", "running"], ["done", "done"])
+        running = [o for o in outcomes.values() if o.status == "running"]
+        assert all(o.holder_started_ms is not None for o in running)
+        total = sum(o.progress.indexed for o in outcomes.values())
+        assert total == app_sessions(world)
+        assert len(one.store.find(SessionQuery(), after=None, limit=10_000)) == app_sessions(world)
+    finally:
+        await one.close()
+        await two.close()
+    assert max(downloads(world).values()) == 1
+
+
+async def test_a_failed_export_is_recorded_with_its_reason_and_retried_by_the_next_sync(world, url, tmp_path):
+    app = world.world.app("acme", "web")
+    assert app is not None
+    victim = app.sessions[3]
+    world.sandbox.faults.add(Fault(kind="status", status=403, path=victim.recording_id, times=100))
+    settings = settings_for(world, url, tmp_path / "c")
+    async with connect(settings) as client:
+        first = await client.call_tool("sync_sessions", {"since": SINCE})
+        data = first.structured_content
+        assert data is not None and data["failed"] == 1
+        assert data["failures"][0]["session_id"] == victim.session_id
+        assert "403" in data["failures"][0]["reason"]
+        assert "will be retried by the next sync" in text_of(first)
+        assert data["coverage"]["apps"][0]["failed_exports"] == 1
+        world.sandbox.faults.clear()
+        second = await client.call_tool("sync_sessions", {})
+        data = second.structured_content
+        assert data is not None and data["retried"] == 1 and data["indexed"] == 1 and data["failed"] == 0
+        assert data["coverage"]["apps"][0]["failed_exports"] == 0
+        found = await client.call_tool("find_sessions", {"user": victim.user.user_id, "limit": 100})
+        assert found.structured_content is not None
+        assert victim.session_id in [s["session_id"] for s in found.structured_content["sessions"]]
+
+
+async def test_sync_sessions_stops_at_max_sessions_with_the_exact_call_that_continues(world, url, tmp_path):
+    settings = settings_for(world, url, tmp_path / "c")
+    progress: list[str] = []
+
+    async def on_progress(done: float, total: float | None, message: str | None) -> None:
+        progress.append(message or "")
+
+    async with connect(settings) as client:
+        first = await client.call_tool(
+            "sync_sessions", {"since": SINCE, "max_sessions": 20}, progress_callback=on_progress
+        )
+        data = first.structured_content
+        assert data is not None
+        assert data["done"] is False and data["status"] == "partial" and data["indexed"] == 20
+        assert data["next_call"] == "sync_sessions(max_sessions=20)"
+        assert "sync_sessions(max_sessions=20)" in text_of(first)
+        assert progress and progress[-1].startswith("Indexed 20 new sessions")
+        calls = 1
+        while not data["done"]:
+            result = await client.call_tool("sync_sessions", {"max_sessions": 20})
+            data = result.structured_content
+            assert data is not None
+            calls += 1
+        assert calls == -(-app_sessions(world) // 20) or calls == -(-app_sessions(world) // 20) + 1
+        found = await client.call_tool("find_sessions", {"limit": 100})
+        assert found.structured_content is not None
+        assert found.structured_content["count"] == app_sessions(world)
+
+
+async def test_the_time_budget_ends_a_call_with_done_false_and_the_call_that_continues(world, url, tmp_path):
+    settings = settings_for(world, url, tmp_path / "c", sync_time_budget=0.001)
+    async with connect(settings) as client:
+        result = await client.call_tool("sync_sessions", {"since": SINCE, "until": ANCHOR_MS})
+    data = result.structured_content
+    assert data is not None and data["done"] is False
+    assert data["next_call"] == 'sync_sessions(until="2026-11-18T11:06:40Z")'
+    assert "time budget" in text_of(result)
+
+
+async def test_an_empty_index_says_how_to_fill_it(world, url, tmp_path):
+    async with connect(settings_for(world, url, tmp_path / "c")) as client:
+        result = await client.call_tool("find_sessions", {"user": "jane@acme.com"})
+        stats = await client.call_tool("session_stats", {"group_by": "errors", "since": "7d"})
+    text = text_of(result)
+    assert "the session index is empty" in text and 'sync_sessions(since="7d")' in text
+    assert result.structured_content is not None
+    assert result.structured_content["coverage"]["gaps"][0]["call"] == 'sync_sessions(since="7d")'
+    assert "the session index is empty" in text_of(stats)
+
+
+async def test_coverage_names_a_window_outside_the_index_with_the_call_that_fills_it(world, url, tmp_path):
+    settings = settings_for(world, url, tmp_path / "c")
+    async with connect(settings) as client:
+        await client.call_tool("sync_sessions", {"since": ANCHOR_MS - 3 * bf.DAY_MS})
+        result = await client.call_tool("find_sessions", {"since": "2026-11-01", "until": "2026-11-05"})
+    data = result.structured_content
+    assert data is not None
+    cover = data["coverage"]
+    assert cover["apps"][0]["app"] == "acme/web" and cover["sessions"] == cover["apps"][0]["sessions"] > 0
+    assert cover["apps"][0]["synced_from"] == "2026-11-15T11:06:40Z"
+    gap = cover["gaps"][0]
+    assert gap["call"] == 'sync_sessions(since="2026-11-01T00:00:00Z")'
+    assert f"call `{gap['call']}`" in text_of(result)
+
+
+async def test_read_session_export_by_session_id_through_the_index(world, url, tmp_path):
+    settings = settings_for(world, url, tmp_path / "c")
+    app = world.world.app("acme", "web")
+    assert app is not None
+    async with connect(settings) as client:
+        missing = await client.call_tool("read_session_export", {"session_id": app.sessions[0].session_id})
+        assert missing.is_error and "not in the session index" in text_of(missing)
+        await client.call_tool("sync_sessions", {"since": SINCE})
+        target = app.sessions[5]
+        result = await client.call_tool("read_session_export", {"session_id": target.session_id})
+        assert not result.is_error, text_of(result)
+        assert result.structured_content is not None
+        assert result.structured_content["session_id"] == target.session_id
+        both = await client.call_tool("read_session_export", {"session_id": target.session_id, "url": "x" * 20})
+        assert both.is_error and "exactly one" in text_of(both)
+
+
+async def test_read_session_export_records_the_session_in_the_index(world, url, tmp_path):
+    settings = settings_for(world, url, tmp_path / "c")
+    async with connect(settings) as client:
+        listing = await client.call_tool("list_exports", {"limit": 3})
+        assert listing.structured_content is not None
+        first = listing.structured_content["sessions"][2]
+        await client.call_tool("read_session_export", {"url": first["url"]})
+        found = await client.call_tool("find_sessions", {})
+    assert found.structured_content is not None
+    assert [s["session_id"] for s in found.structured_content["sessions"]] == [first["session_id"]]
+
+
+# Every stored link expired, with a signature that no longer matches: a download of it would be refused. The
+# signature is not part of the export cache's key, so the cache still knows the file.
+EXPIRE_AND_SPOIL = (
+    "UPDATE srm_sessions SET url_expires_ms = 1, "
+    "export_url = replace(export_url, 'X-Goog-Signature=', 'X-Goog-Signature=0')"
+)
+
+
+async def test_an_expired_link_is_answered_from_the_cache_or_listed_again(world, url, tmp_path):
+    settings = settings_for(world, url, tmp_path / "c")
+    app = world.world.app("acme", "web")
+    assert app is not None
+    target = app.sessions[30]
+    async with connect(settings) as client:
+        await client.call_tool("sync_sessions", {"since": SINCE})
+    store = Store(open_database(url, tmp_path))
+    try:
+        with store.db.transaction() as tx:
+            tx.execute(EXPIRE_AND_SPOIL)
+        world.sandbox.requests.clear()
+        async with connect(settings) as client:  # the sync's reads are in this cache
+            cached = await client.call_tool("read_session_export", {"session_id": target.session_id})
+        assert cached.structured_content is not None and cached.structured_content["reading"]["from_cache"] is True
+        assert downloads(world) == Counter() and not world.sandbox.requests.items()
+        with store.db.transaction() as tx:  # (reading it stored the link again, with the expiry it names)
+            tx.execute(EXPIRE_AND_SPOIL)
+        fresh_cache = settings.with_overrides(cache_dir=str(tmp_path / "other-cache"))
+        async with connect(fresh_cache) as client:
+            relisted = await client.call_tool("read_session_export", {"session_id": target.session_id})
+        assert not relisted.is_error, text_of(relisted)
+        assert next(r.path for r in world.sandbox.requests.items()).endswith("/data-export/")
+        assert sum(downloads(world).values()) == 1
+        ref = store.export_of(target.session_id)
+        assert ref is not None and "X-Goog-Signature=0" not in ref[1].url and (ref[1].expires_ms or 0) > ANCHOR_MS
+    finally:
+        store.close()
+
+
+async def test_retention_prunes_old_sessions(world, url, tmp_path):
+    settings = settings_for(world, url, tmp_path / "c")
+    worker = Worker(settings)
+    try:
+        await worker.syncer.run(since_ms=SINCE)
+        everything = worker.store.find(SessionQuery(), after=None, limit=10_000)
+        cutoff = sorted(r.started_ms for r in everything)[len(everything) // 2]
+        assert worker.store.prune(cutoff) == len([r for r in everything if r.started_ms < cutoff])
+        left = worker.store.find(SessionQuery(), after=None, limit=10_000)
+        assert left and min(r.started_ms for r in left) >= cutoff
+        assert worker.store.coverage().sessions == len(left)
+        assert worker.store.stats("errors", SessionQuery(until_ms=cutoff), limit=10) == []
+    finally:
+        await worker.close()
+
+
+async def test_forget_user_deletes_everything_about_them(world, url, tmp_path):
+    settings = settings_for(world, url, tmp_path / "c")
+    worker = Worker(settings)
+    try:
+        await worker.syncer.run(since_ms=SINCE)
+        before = worker.store.find(SessionQuery(user="jane@acme.com"), after=None, limit=1000)
+        assert before
+        urls = worker.store.forget_user("JANE@acme.com")
+        assert len(urls) == len(before)
+        assert worker.store.find(SessionQuery(user="jane"), after=None, limit=1000) == []
+        everyone = worker.store.find(SessionQuery(), after=None, limit=10_000)
+        assert worker.store.coverage().sessions == len(everyone) == app_sessions(world) - len(before)
+        assert worker.store.stats("users", SessionQuery(user="jane@acme.com"), limit=5) == []
+        people = worker.store.db.read("SELECT COUNT(*) FROM srm_users WHERE email_fold = 'jane@acme.com'")
+        assert people[0][0] == 0
+    finally:
+        await worker.close()
+
+
+async def test_a_server_started_with_sync_on_start_fills_its_index_in_the_background(world, url, tmp_path):
+    settings = settings_for(world, url, tmp_path / "c", sync_on_start=True, sync_first_days=40.0)
+    async with connect(settings) as client:
+        for _ in range(600):  # the promise, not a speed: the background sync ends, and its sessions are found
+            result = await client.call_tool("find_sessions", {"limit": 1})
+            data = result.structured_content
+            assert data is not None
+            apps = data["coverage"]["apps"]
+            if apps and apps[0]["synced_through"] and not apps[0]["sync_running"]:
+                break
+            await anyio.sleep(0.1)
+        assert data["coverage"]["sessions"] > 0 and data["count"] == 1
+
+
+def test_sync_every_reads_durations():
+    from mcp_server.__main__ import _duration_seconds
+    from mcp_server.errors import UserFacingError
+
+    assert _duration_seconds("15m") == 900 and _duration_seconds("1h") == 3600 and _duration_seconds("90") == 90
+    with pytest.raises(UserFacingError, match="not a duration"):
+        _duration_seconds("soon")
+
+
+def test_index_urls_name_sqlite_files_or_postgresql_and_refuse_anything_else(tmp_path):
+    from mcp_server.errors import ConfigError
+    from mcp_server.library.db import SqliteDatabase
+
+    for value in (f"sqlite:///{tmp_path}/a.db", str(tmp_path / "b.db")):
+        db = open_database(value, tmp_path / "default.db")
+        assert isinstance(db, SqliteDatabase) and db.path.parent == tmp_path
+        db.close()
+    default = open_database(None, tmp_path / "deep" / "default.db")
+    assert default.location == str(tmp_path / "deep" / "default.db")
+    assert (tmp_path / "deep").stat().st_mode & 0o777 == 0o700
+    default.close()
+    with pytest.raises(ConfigError, match=r"must be a sqlite:////path\.db URL, a file path or a postgresql:// URL"):
+        open_database("mysql://db/x", tmp_path / "d.db")
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(ConfigError, match="cannot be created"):
+        open_database(str(blocker / "index.db"), tmp_path / "d.db")
+
+
+async def test_an_index_that_cannot_be_opened_is_a_clear_tool_error(world, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    async with connect(settings_for(world, str(blocker / "index.db"), tmp_path / "c")) as client:
+        result = await client.call_tool("find_sessions", {"user": "jane@acme.com"})
+    assert result.is_error
+    assert "cannot be created" in text_of(result) and "SESSION_REPLAY_MCP_INDEX_URL" in text_of(result)
+
+
+def test_drop_removes_the_index_and_the_next_use_creates_it_empty(url, tmp_path):
+    store = Store(open_database(url, tmp_path))
+    store.put_many([], 0)
+    store.save_position("acme/web", store.position("acme/web"))
+    assert store.coverage().apps
+    store.drop()
+    again = Store(open_database(url, tmp_path))
+    try:
+        assert again.coverage().apps == []
+    finally:
+        again.close()
+
+
+def test_settings_for_the_index_are_checked():
+    from mcp_server.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="SESSION_REPLAY_MCP_INDEX_RETENTION_DAYS must be a number of days"):
+        Settings.from_env({"SESSION_REPLAY_MCP_INDEX_RETENTION_DAYS": "soon"})
+    with pytest.raises(ConfigError, match="SESSION_REPLAY_MCP_SYNC_EVERY must be 0 \\(off\\) or at least 60"):
+        Settings.from_env({"SESSION_REPLAY_MCP_SYNC_EVERY": "5"})
+    secret = Settings.from_env({"SESSION_REPLAY_MCP_INDEX_URL": "postgresql://srm:hunter22@db.internal/idx"})
+    assert "hunter22" in secret.secrets
+
+
+def test_a_name_fragment_shared_by_hundreds_of_people_finds_all_their_sessions(url, tmp_path):
+    from mcp_server.library.model import ExportRef, SessionFacts
+
+    store = Store(open_database(url, tmp_path))
+    try:
+        facts = [
+            SessionFacts(
+                app="acme/web",
+                session_id=f"1-{n:08d}-0000-4000-8000-000000000000/0",
+                export=ExportRef(f"https://x.example/{n}.jsonl", None, None, None),
+                started_ms=ANCHOR_MS - n * 1000,
+                ended_ms=ANCHOR_MS - n * 1000 + 500,
+                user_id=f"u-{n}",
+                user_name=f"Common Person {n}" if n % 2 == 0 else f"Rare Person {n}",
+            )
+            for n in range(1400)
+        ]
+        store.put_many(facts, ANCHOR_MS)
+        found = store.find(SessionQuery(user="COMMON"), after=None, limit=10_000)  # 700 people: the subquery path
+        assert [r.session_id for r in found] == [f.session_id for f in facts if f.user_name.startswith("Common")]
+        few = store.find(SessionQuery(user="rare person 13"), after=None, limit=10_000)  # 13, 131, 133, ...: a list
+        assert {r.user_id for r in few} == {f"u-{n}" for n in range(1400) if n % 2 and str(n).startswith("13")}
+    finally:
+        store.close()
+
+
+async def test_recorded_values_stay_inert_in_answers(world, url, tmp_path):
+    from mcp_server.library.model import ErrorFact, ExportRef, SessionFacts
+
+    store = Store(open_database(url, tmp_path))
+    hostile = "Eve | [click me](https://evil.example) \u202e<script>\n# heading"
+    store.put_many(
+        [
+            SessionFacts(
+                app="acme/web",
+                session_id="1-00000000-0000-4000-8000-000000000001/0",
+                export=ExportRef("https://x.example/1.jsonl", None, None, None),
+                started_ms=ANCHOR_MS,
+                ended_ms=ANCHOR_MS + 1000,
+                user_id="u-evil",
+                user_name=hostile,
+                user_email="eve@evil.example",
+                error_list=(ErrorFact("Error`|", hostile, 1, 0, None),),
+            )
+        ],
+        ANCHOR_MS,
+    )
+    store.close()
+    async with connect(settings_for(world, url, tmp_path / "c")) as client:
+        found = text_of(await client.call_tool("find_sessions", {"user": "eve@evil.example"}))
+        ranked = text_of(await client.call_tool("session_stats", {"group_by": "errors", "user": "u-evil"}))
+    for text in (found, ranked):
+        assert "\u202e" not in text and "\n# heading" not in text  # controls removed, one line per value
+    row = next(line for line in found.splitlines() if "evil" in line and line.startswith("|"))
+    assert r"`Eve \| [click me](https://evil.example) <script> # heading`" in row  # a code span: inert
+    row = next(line for line in ranked.splitlines() if "evil" in line and line.startswith("|"))
+    assert r"`Eve \| [click me](https://evil.example) <script> # heading`" in row  # a code span: inert
