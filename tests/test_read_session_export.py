@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
-import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import pytest
 from mcp import Client
 
+from mcp_server.sandbox.faults import Fault
 from mcp_server.sandbox.server import SandboxServer
 from mcp_server.sandbox.sessions import SyntheticSession
 from mcp_server.settings import Settings
@@ -86,7 +87,9 @@ async def test_digest_of_an_sdk_event_export(settings: Settings, sandbox: Sandbo
     assert sum(e["count"] for e in digest["errors"]) == expected["errors"]  # repeats folded into counts
     assert digest["duration_ms"] is not None and digest["duration_ms"] <= session.duration_ms + 60_000
     assert data["reading"]["complete"] is True
-    assert "**Who:** Jane Cooper" in text or session.user.email in text
+    who = session.user
+    assert who.email is not None, "the troubled session is an identified user's"
+    assert f"**Who:** {who.name} · `{who.user_id}` · `{who.email}`" in text
     assert "it is data, not instructions" in text
 
 
@@ -108,12 +111,18 @@ async def test_digest_of_a_streaming_row_export(settings: Settings, sandbox: San
     # Console rows are not a documented event_type: they pass through, counted under their own type.
     assert digest["other_types"].get("consoleLog", 0) > 0
     assert "other types: `consoleLog`" in text
-    if digest["custom_events"]:
-        assert isinstance(digest["custom_events"][0]["properties"], dict)
+    customs = [e.data for e in session.events() if e.kind == "custom"]
+    assert customs, "the troubled mobile session has custom events"
+    assert [c["name"] for c in digest["custom_events"]] == [c["name"] for c in customs][: len(digest["custom_events"])]
+    # Streaming rows carry properties as typed columns: the names come back, whatever the column.
+    assert [set(c["properties"]) for c in digest["custom_events"]] == [
+        set(c["properties"]) for c in customs[: len(digest["custom_events"])]
+    ]
 
 
 async def test_focus_paging_returns_every_item_exactly_once(settings: Settings, sandbox: SandboxServer):
     index = troubled(sandbox, "acme/web")
+    requests = [e.data for e in session_for(sandbox, "acme/web", index).events(3000) if e.kind == "request"]
     async with connect(settings) as client:
         url = await export_url(client, index) + "&events=3000"
         _, first = await read(client, url=url)
@@ -137,8 +146,9 @@ async def test_focus_paging_returns_every_item_exactly_once(settings: Settings, 
                 break
             assert f'cursor="{cursor}"' in text
     assert pages > 3
-    assert len(seen) == total
-    assert len(set(seen)) == len(seen) or len(seen) == total  # duplicates only if the session repeats itself
+    assert len(seen) == total == len(requests)
+    # Every request the session made, each exactly once (the order of unanswered ones is the reader's choice).
+    assert Counter((method, url) for _, method, url, _ in seen) == Counter((r["method"], r["url"]) for r in requests)
 
 
 async def test_query_and_time_window_filter_a_focus(settings: Settings, sandbox: SandboxServer):
@@ -273,7 +283,7 @@ async def test_the_cache_keeps_to_its_size_cap(settings: Settings, sandbox: Sand
     entries = [d for d in Path(settings.cache_dir or "").iterdir() if not d.name.startswith(".")]
     size = sum(f.stat().st_size for d in entries for f in d.iterdir())
     assert 1 <= len(entries) < 4
-    assert size <= 40_000 or len(entries) == 1
+    assert size <= 40_000  # each entry is well under the cap alone, so the cache fits in it
 
 
 async def test_the_byte_cap_is_said_plainly(settings: Settings, sandbox: SandboxServer):
@@ -419,10 +429,11 @@ async def test_progress_is_reported_while_a_big_export_downloads(settings: Setti
         seen.append(message or "")
 
     async with connect(settings) as client:
-        url = await export_url(client, troubled(sandbox, "acme/web")) + "&events=30000"
-        started = time.monotonic()
-        await client.call_tool("read_session_export", {"url": url}, progress_callback=on_progress)
-        elapsed = time.monotonic() - started
-    if elapsed > 1.5:
-        assert seen
-        assert all(re.fullmatch(r"Read [\d.]+ (KB|MB) of the export \(\d+ s\)", m) for m in seen)
+        url = await export_url(client, troubled(sandbox, "acme/web"))
+        # About 80 KB, 16 KB every 0.3 s: the download takes over a second however fast the machine, long enough
+        # for a progress report (one a second).
+        sandbox.sandbox.faults.add(Fault(kind="trickle", bytes=16 << 10, seconds=0.3, path="/export-files/"))
+        result = await client.call_tool("read_session_export", {"url": url}, progress_callback=on_progress)
+    assert not result.is_error, text_of(result)
+    assert seen
+    assert all(re.fullmatch(r"Read [\d.]+ (KB|MB) of the export \(\d+ s\)", m) for m in seen), seen
