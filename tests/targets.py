@@ -17,15 +17,13 @@ import anyio
 from mcp import Client
 from mcp_types import CallToolResult
 
-from mcp_server.clock import ScaledClock
 from mcp_server.sandbox.faults import Received
 from mcp_server.sandbox.server import SandboxServer
 from mcp_server.server import build_server
 from mcp_server.settings import Settings
+from tests.clocks import VirtualClock
 from tests.conftest import text_of
 
-# summarize_user_sessions waits on a clock this much faster than real time (its schedule is in tens of seconds).
-SCALE = 20.0
 JANE = "jane@acme.com"
 
 
@@ -136,18 +134,25 @@ async def call(
     The request log is cleared first, so ``target.requests(sandbox)`` counts this call's requests only.
     """
     progress = Progress()
-    async with Client(build_server(settings, clock=ScaledClock(SCALE))) as client:
-        arguments = {**target.arguments, **(overrides or {})}
-        if target.needs_export_url:
-            # Stretched to about 2,000 events (~100 KB gzipped), so a trickle cannot finish within the budget.
-            arguments["url"] = await export_url(client) + "&events=2000"
-        sandbox.sandbox.requests.clear()
-        if arm is not None:
-            arm()
-        started = time.monotonic()
-        with anyio.fail_after(limit):
-            result = await client.call_tool(target.tool, arguments, progress_callback=progress)
-        seconds = time.monotonic() - started
+    # summarize_user_sessions waits in virtual time, shared with the sandbox's Galileo (its schedule is in tens
+    # of seconds); upstream requests, retries and their limits still take real time.
+    clock = VirtualClock()
+    sandbox.world.clock = clock.now
+    try:
+        async with Client(build_server(settings, clock=clock)) as client:
+            arguments = {**target.arguments, **(overrides or {})}
+            if target.needs_export_url:
+                # Stretched to about 2,000 events (~100 KB gzipped), so a trickle cannot finish within the budget.
+                arguments["url"] = await export_url(client) + "&events=2000"
+            sandbox.sandbox.requests.clear()
+            if arm is not None:
+                arm()
+            started = time.monotonic()
+            with anyio.fail_after(limit):
+                result = await client.call_tool(target.tool, arguments, progress_callback=progress)
+            seconds = time.monotonic() - started
+    finally:
+        sandbox.world.clock = time.monotonic
     return Outcome(result, seconds, progress.messages)
 
 

@@ -26,12 +26,12 @@ from mcp import Client
 from mcp_server.adapters.errors import UpstreamError
 from mcp_server.adapters.highlight import HighlightClient
 from mcp_server.adapters.logrocket import LogRocketClient
-from mcp_server.clock import ScaledClock
 from mcp_server.redact import RedactingFilter, Redactor
 from mcp_server.sandbox.faults import Fault
 from mcp_server.sandbox.server import SandboxServer
 from mcp_server.server import build_server
 from mcp_server.settings import Settings
+from tests.clocks import VirtualClock
 from tests.conftest import text_of
 from tests.targets import (
     ALL_TARGETS,
@@ -198,7 +198,7 @@ async def through(
     async def on_progress(value: float, total: float | None, message: str | None) -> None:
         progress.append(message or "")
 
-    server = build_server(settings, logrocket_transport=httpx2.MockTransport(handler), clock=ScaledClock(20.0))
+    server = build_server(settings, logrocket_transport=httpx2.MockTransport(handler), clock=VirtualClock())
     async with Client(server) as client:
         result = await client.call_tool(tool, arguments, progress_callback=on_progress)
     return Outcome(result, 0.0, progress)

@@ -23,13 +23,13 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from mcp import Client
 
-from mcp_server.clock import ScaledClock
 from mcp_server.sandbox import logrocket_api
 from mcp_server.sandbox.app import Sandbox
 from mcp_server.sandbox.server import SandboxServer
 from mcp_server.sandbox.world import SandboxWorld
 from mcp_server.server import build_server
 from mcp_server.settings import Settings
+from tests.clocks import ScaledClock
 from tests.conftest import ANCHOR_MS, text_of
 
 pytestmark = pytest.mark.anyio
