@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
+from collections.abc import Callable
 
 import pytest
 
@@ -12,7 +12,7 @@ from mcp_server.errors import ConfigError
 from mcp_server.http_app import OPTIONS_VAR, HttpOptions, check_options, create_app, worker_environment
 from mcp_server.http_auth import check_exposure, is_loopback
 from mcp_server.settings import ENV_VARS, Settings
-from tests.test_transports import CLEAN_ENV, SCRIPT
+from tests.conftest import Ran
 
 TOKEN = "0123456789abcdef-token"
 
@@ -94,24 +94,17 @@ def test_transport_options_that_would_lose_sessions_are_refused(
     assert str(caught.value).startswith(problem)
 
 
-def test_cli_refuses_workers_without_stateless_before_starting_anything():
-    done = subprocess.run(
-        [SCRIPT, "serve", "--sandbox", "--transport", "streamable-http", "--workers", "2", "--port", "1"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=CLEAN_ENV,
-        check=False,
-    )
+def test_cli_refuses_workers_without_stateless_before_starting_anything(
+    cli: Callable[..., Ran], captured_logs: list[str]
+):
+    done = cli("serve", "--sandbox", "--transport", "streamable-http", "--workers", "2", "--port", "1")
     assert done.returncode == 2
     assert done.stderr.startswith("session-replay-mcp: --workers 2 needs --transport streamable-http --stateless")
-    assert "sandbox" not in done.stderr  # refused before the sandbox started
+    assert not any("sandbox" in line for line in captured_logs)  # refused before the sandbox started
 
 
-def test_cli_refuses_stateless_on_stdio():
-    done = subprocess.run(
-        [SCRIPT, "serve", "--stateless"], capture_output=True, text=True, timeout=60, env=CLEAN_ENV, check=False
-    )
+def test_cli_refuses_stateless_on_stdio(cli: Callable[..., Ran]):
+    done = cli("serve", "--stateless")
     assert done.returncode == 2
     assert done.stderr.strip() == (
         "session-replay-mcp: --stateless and --workers apply to --transport streamable-http only"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -12,7 +13,7 @@ import pytest
 from mcp_server.sandbox.highlight_api import HighlightSession
 from mcp_server.sandbox.server import SandboxServer
 from mcp_server.settings import Settings
-from tests.conftest import check_snapshot, connect, normalize, text_of
+from tests.conftest import Ran, check_snapshot, connect, normalize, text_of
 
 pytestmark = pytest.mark.anyio
 
@@ -332,10 +333,8 @@ async def test_read_only_mode_hides_the_tool_and_the_instructions_do_not_mention
     assert "- push_highlight_event: record a custom event" in (build_server(Settings()).instructions or "")
 
 
-def test_the_command_line_pushes_into_the_sandbox():
-    from tests.test_cli import run
-
-    done = run("call", "push_highlight_event", "--sandbox", "event=trial_started", 'properties={"plan": "pro"}')
+def test_the_command_line_pushes_into_the_sandbox(cli: Callable[..., Ran]):
+    done = cli("call", "push_highlight_event", "--sandbox", "event=trial_started", 'properties={"plan": "pro"}')
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("Started a new Highlight session and recorded the event `trial_started` in it.")
     assert "| event | `plan` | `pro` |" in done.stdout

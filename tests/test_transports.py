@@ -31,9 +31,11 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def http_server(request: pytest.FixtureRequest) -> Iterator[str]:
-    """``session-replay-mcp serve --sandbox`` over an HTTP transport, in its own process; yields its base URL."""
+    """``session-replay-mcp serve --sandbox`` over an HTTP transport, in its own process; yields its base URL.
+
+    One per transport for the module: the tests here do not change it."""
     port = free_port()
     transport = request.param
     process = subprocess.Popen(
