@@ -19,26 +19,13 @@ from mcp_server import __version__
 from mcp_server.errors import ConfigError, UserFacingError
 from mcp_server.logs import configure_logging
 from mcp_server.redact import process_redactor
-from mcp_server.settings import ENV_VARS, Settings
+from mcp_server.settings import BY_ATTR, VARIABLES, Settings, is_unset, parse_bool
 
 if TYPE_CHECKING:
     from mcp_server.http_app import HttpOptions
     from mcp_server.sandbox.server import SandboxServer
 
 logger = logging.getLogger("mcp_server")
-
-# Settings flags mirror the environment variables (flag wins).
-_FLAGS: dict[str, str] = {
-    "logrocket_api_key": "LogRocket API key (prefer the environment variable: flags show in process lists)",
-    "logrocket_app_id": "LogRocket App ID, org/app",
-    "logrocket_api_url": "LogRocket API base URL",
-    "highlight_project_id": "Highlight project id",
-    "highlight_public_graph_url": "Highlight public GraphQL endpoint",
-    "highlight_app_url": "Highlight web app address, for links to sessions",
-    "enabled_tools": "comma-separated tools to enable (default: all)",
-    "read_timeout": "seconds to wait for an upstream answer",
-    "allowed_hosts": "comma-separated extra Host names the HTTP transports accept",
-}
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -68,11 +55,14 @@ def _parser() -> argparse.ArgumentParser:
         prog="session-replay-mcp", description="MCP server for session-replay data (LogRocket, Highlight.io)."
     )
     parser.add_argument("--version", action="version", version=f"session-replay-mcp {__version__}")
+    log_level = BY_ATTR["log_level"]
+    from_env = os.environ.get(log_level.name)
     parser.add_argument(
-        "--log-level",
-        default=os.environ.get("SESSION_REPLAY_MCP_LOG_LEVEL"),
+        str(log_level.option),
+        dest=log_level.attr,
+        default=None if is_unset(from_env) else str(from_env).strip().upper(),
         choices=["DEBUG", "INFO", "WARNING", "ERROR"],
-        help="stderr log level (env SESSION_REPLAY_MCP_LOG_LEVEL; default INFO, WARNING for call)",
+        help=f"{log_level.help} [env {log_level.name}]",
     )
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -88,19 +78,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--workers", type=int, default=1, help="streamable-http --stateless: worker processes to run (default 1)"
     )
-    _settings_flags(serve)
-    http = serve.add_argument_group("HTTP service settings (each mirrors its environment variable)")
-    http.add_argument(
-        "--allow-unauthenticated",
-        action="store_true",
-        help=f"serve a non-loopback address without {ENV_VARS['auth_token']} (env {ENV_VARS['allow_unauthenticated']})",
-    )
-    http.add_argument(
-        "--max-request-bytes",
-        dest="max_request_bytes",
-        metavar=ENV_VARS["max_request_bytes"],
-        help="largest HTTP request body accepted, in bytes (default 1048576); larger ones get 413",
-    )
+    settings_flags(serve, http=True)
     serve.set_defaults(handler=_serve)
 
     sandbox = commands.add_parser("sandbox", help="run only the emulator (LogRocket API, Highlight public graph)")
@@ -118,37 +96,51 @@ def _parser() -> argparse.ArgumentParser:
     )
     call.add_argument("--json", dest="json_args", help="arguments as one JSON object")
     call.add_argument("--structured", action="store_true", help="print the structured result (JSON) instead")
-    _settings_flags(call)
+    settings_flags(call)
     call.set_defaults(handler=_call)
     return parser
 
 
-def _settings_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--sandbox", action="store_true", help="start the built-in emulator (LogRocket, Highlight) and use it"
-    )
+_METAVARS = {"text": "TEXT", "number": "SECONDS", "whole": "N", "names": "A,B", "name set": "A,B"}
+
+
+def settings_flags(parser: argparse.ArgumentParser, *, http: bool = False) -> None:
+    """A flag for every setting a command takes (those of the HTTP service only with ``http``), from the table of
+    variables in ``mcp_server.settings``: each mirrors its environment variable, and the flag wins."""
     parser.add_argument(
         "--sandbox-port", type=int, default=0, help="port for --sandbox (default: any free one); fix it to reuse URLs"
     )
-    parser.add_argument("--read-only", action="store_true", help="never register tools that write")
-    group = parser.add_argument_group("settings (each mirrors its environment variable)")
-    for attr, text in _FLAGS.items():
-        flag = "--tools" if attr == "enabled_tools" else "--" + attr.replace("_", "-")
-        group.add_argument(flag, dest=attr, metavar=ENV_VARS[attr], help=text)
+    group = parser.add_argument_group("settings (each mirrors the environment variable in brackets; the flag wins)")
+    for variable in VARIABLES:
+        if variable.option is None or variable.attr == "log_level" or (variable.scope == "http" and not http):
+            continue
+        if variable.switch:
+            group.add_argument(
+                variable.option,
+                dest=variable.attr,
+                action="store_true",
+                default=None,
+                help=f"{variable.help} [env {variable.name}=true]",
+            )
+        else:
+            group.add_argument(
+                variable.option,
+                dest=variable.attr,
+                metavar=variable.metavar or _METAVARS.get(variable.kind, "VALUE"),
+                help=f"{variable.help} [env {variable.name}]",
+            )
 
 
-def _read_settings(args: argparse.Namespace) -> tuple[Settings, bool]:
-    """The settings from the environment and the flags, and whether the sandbox was asked for."""
+def read_settings(args: argparse.Namespace) -> tuple[Settings, bool]:
+    """The settings from the environment and the flags (a flag wins), and whether the sandbox was asked for."""
     env = dict(os.environ)
-    for attr in (*_FLAGS, "max_request_bytes"):
-        value = getattr(args, attr, None)
-        if value is not None:
-            env[ENV_VARS[attr]] = value
-    if args.read_only:
-        env[ENV_VARS["read_only"]] = "1"
-    if getattr(args, "allow_unauthenticated", False):
-        env[ENV_VARS["allow_unauthenticated"]] = "1"
-    sandbox_on = args.sandbox or env.get("SESSION_REPLAY_MCP_SANDBOX", "").lower() in ("1", "true", "yes", "on")
+    for variable in VARIABLES:
+        value = getattr(args, variable.attr, None)
+        if value is not None and variable.attr != "log_level":
+            env[variable.name] = "true" if value is True else str(value)
+    sandbox = BY_ATTR["sandbox"].name
+    raw = env.get(sandbox)
+    sandbox_on = not is_unset(raw) and parse_bool(sandbox, str(raw).strip(), fail_safe=False)
     return Settings.from_env(env), sandbox_on
 
 
@@ -161,12 +153,12 @@ def _start_sandbox(args: argparse.Namespace, settings: Settings) -> tuple[Settin
 
 
 def _settings(args: argparse.Namespace) -> tuple[Settings, SandboxServer | None]:
-    settings, sandbox_on = _read_settings(args)
+    settings, sandbox_on = read_settings(args)
     return _start_sandbox(args, settings) if sandbox_on else (settings, None)
 
 
 def _serve(args: argparse.Namespace) -> int:
-    settings, sandbox_on = _read_settings(args)
+    settings, sandbox_on = read_settings(args)
     options: HttpOptions | None = None
     if args.transport == "stdio":
         if args.stateless or args.workers != 1:

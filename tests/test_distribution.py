@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import os
 import re
 import shlex
 from pathlib import Path
@@ -11,10 +13,10 @@ from typing import Any
 import pytest
 
 from mcp_server import __version__
-from mcp_server.__main__ import _parser
+from mcp_server.__main__ import _parser, read_settings
 from mcp_server.guide import investigate_user
-from mcp_server.settings import ENV_VARS, Settings
-from tests.conftest import connect
+from mcp_server.settings import PROCESS_OPTIONS, VARIABLES, Settings
+from tests.conftest import OURS, connect
 
 pytestmark = pytest.mark.anyio
 
@@ -62,7 +64,7 @@ def test_the_manifest_matches_the_package():
     assert config["args"][-2:] == ["session-replay-mcp", "serve"]
     assert (ROOT / MANIFEST["server"]["entry_point"]).exists()
     # Every variable passed to the server is one it reads, filled from a declared user setting.
-    known = set(ENV_VARS.values()) | {"SESSION_REPLAY_MCP_SANDBOX"}
+    known = {v.name for v in VARIABLES}
     for var, value in config["env"].items():
         assert var in known, var
         key = re.fullmatch(r"\$\{user_config\.([a-z_]+)\}", value)
@@ -107,3 +109,55 @@ def test_the_claude_code_command_in_the_readme_parses():
     words = shlex.split(line)
     assert words[words.index("--") + 2 :][:1] == ["serve"]
     _parser().parse_args(words[words.index("--") + 2 :])
+
+
+# A value of each kind that every setting of that kind accepts, unless it needs its own.
+SAMPLES = {"text": "x-1", "number": "12.5", "whole": "8192", "names": "a.example,b.example", "name set": "list_exports"}
+OWN_SAMPLES = {
+    "logrocket_app_id": "acme/web",
+    "logrocket_api_url": "https://lr.example/v1",
+    "highlight_public_graph_url": "https://hl.example/public",
+    "highlight_app_url": "https://hl.example",
+}
+
+
+def test_every_setting_is_one_row_of_the_table_of_variables():
+    settings = sorted(v.attr for v in VARIABLES if v.attr not in PROCESS_OPTIONS)
+    assert settings == sorted(f.name for f in dataclasses.fields(Settings))
+    assert len({v.name for v in VARIABLES}) == len({v.option for v in VARIABLES}) == len(VARIABLES)
+
+
+def test_each_variable_but_the_caller_token_has_a_flag_of_the_same_meaning(monkeypatch: pytest.MonkeyPatch):
+    for var in [v for v in os.environ if v.startswith(OURS)]:
+        monkeypatch.delenv(var)
+    assert [v.name for v in VARIABLES if v.option is None] == ["SESSION_REPLAY_MCP_AUTH_TOKEN"]
+    parser = _parser()
+    for variable in VARIABLES:
+        if variable.option is None or variable.attr in PROCESS_OPTIONS:
+            continue
+        value = "true" if variable.switch else OWN_SAMPLES.get(variable.attr, SAMPLES[variable.kind])
+        flag = [variable.option] if variable.switch else [variable.option, value]
+        expected = Settings.from_env({variable.name: value})
+        assert expected != Settings(), variable.name
+        assert read_settings(parser.parse_args(["serve", *flag]))[0] == expected, variable.name
+        if variable.scope == "tools":
+            assert read_settings(parser.parse_args(["call", "list_exports", *flag]))[0] == expected, variable.name
+        if not variable.switch:  # the flag wins over the variable
+            with monkeypatch.context() as env:
+                env.setenv(variable.name, OWN_SAMPLES.get(variable.attr, SAMPLES[variable.kind]) + "0")
+                assert read_settings(parser.parse_args(["serve", *flag]))[0] == expected, variable.name
+    # The process options: the sandbox (a switch, like the variable) and the log level (before the command).
+    assert read_settings(parser.parse_args(["serve", "--sandbox"]))[1] is True
+    assert read_settings(parser.parse_args(["serve"]))[1] is False
+    monkeypatch.setenv("SESSION_REPLAY_MCP_SANDBOX", "true")
+    assert read_settings(parser.parse_args(["serve"]))[1] is True
+    assert parser.parse_args(["--log-level", "DEBUG", "serve"]).log_level == "DEBUG"
+    monkeypatch.setenv("SESSION_REPLAY_MCP_LOG_LEVEL", "warning")
+    assert _parser().parse_args(["serve"]).log_level == "WARNING"
+
+
+def test_the_readme_lists_every_variable_with_its_flag():
+    table = README.split("| variable | flag | default | meaning |\n|---|---|---|---|\n")[1].split("\n\n")[0]
+    rows = [re.match(r"\| `([A-Z_]+)` \| (`(--[a-z-]+)`|\(none\)) \|", line) for line in table.splitlines()]
+    assert all(rows), table
+    assert [(r[1], r[3]) for r in rows if r] == [(v.name, v.option) for v in VARIABLES]
