@@ -14,7 +14,7 @@ import pytest
 
 from mcp_server import __version__
 from mcp_server.__main__ import _parser, read_settings
-from mcp_server.guide import investigate_user
+from mcp_server.http_auth import check_exposure
 from mcp_server.settings import PROCESS_OPTIONS, VARIABLES, Settings
 from tests.conftest import OURS, connect
 
@@ -46,14 +46,20 @@ async def test_the_readme_tool_table_lists_exactly_the_live_tools():
 async def test_the_manifest_prompts_are_the_live_prompts():
     async with connect(Settings()) as client:
         prompts = (await client.list_prompts()).prompts
-        rendered = await client.get_prompt("investigate_user", {"user": "jane@acme.com", "question": "why?"})
+        filled = await client.get_prompt("investigate_user", {"user": "jane@acme.com", "question": "why?"})
+        bare = await client.get_prompt("investigate_user", {"user": "u-1001"})
     assert [p.name for p in prompts] == [p["name"] for p in MANIFEST["prompts"]]
     assert [a.name for a in prompts[0].arguments or []] == MANIFEST["prompts"][0]["arguments"]
-    text = rendered.messages[0].content.text  # type: ignore[union-attr]
-    assert "summarize_user_sessions(user_email='jane@acme.com', question='why?', start='7d')" in text
-    # The manifest carries the same text, with the host's argument placeholders.
-    template = investigate_user("${arguments.user}", "${arguments.question}", "${arguments.since}")
-    assert MANIFEST["prompts"][0]["text"] == template[0].content.text
+    # Claude Desktop fills the manifest's ${arguments.x} blanks (an argument left out with ""): the same text.
+    template = MANIFEST["prompts"][0]["text"]
+    for prompt, arguments in ((filled, {"user": "jane@acme.com", "question": "why?"}), (bare, {"user": "u-1001"})):
+        host = template
+        for name in ("user", "question", "since"):
+            host = host.replace(f"${{arguments.{name}}}", arguments.get(name, ""))
+        assert prompt.messages[0].content.text == host  # type: ignore[union-attr]
+    # An empty question or time range never becomes an argument of a call (start='' fails validation).
+    bare_text = bare.messages[0].content.text  # type: ignore[union-attr]
+    assert "=''" not in bare_text and "How far back to look (if empty, the last 7 days): \n" in bare_text
 
 
 def test_the_manifest_matches_the_package():
@@ -62,6 +68,8 @@ def test_the_manifest_matches_the_package():
     config = MANIFEST["server"]["mcp_config"]
     assert config["command"] == "uv"
     assert config["args"][-2:] == ["session-replay-mcp", "serve"]
+    # Claude Desktop installs the versions CI tested: the lock file, as it is.
+    assert "--frozen" in config["args"] and (ROOT / "uv.lock").exists()
     assert (ROOT / MANIFEST["server"]["entry_point"]).exists()
     # Every variable passed to the server is one it reads, filled from a declared user setting.
     known = {v.name for v in VARIABLES}
@@ -97,7 +105,9 @@ def test_every_client_config_in_the_readme_is_valid_and_runs_a_real_command():
     parser = _parser()
     for server in servers:
         if "url" in server:
+            # A remote server is a shared service: it lets in only callers with its token.
             assert server["url"].endswith("/mcp")
+            assert server["headers"]["Authorization"].startswith("Bearer "), server
             continue
         assert server["command"].endswith("session-replay-mcp") or server["command"] == "uvx", server
         args = server["args"][server["args"].index("serve") :] if "serve" in server["args"] else server["args"]
@@ -161,3 +171,26 @@ def test_the_readme_lists_every_variable_with_its_flag():
     rows = [re.match(r"\| `([A-Z_]+)` \| (`(--[a-z-]+)`|\(none\)) \|", line) for line in table.splitlines()]
     assert all(rows), table
     assert [(r[1], r[3]) for r in rows if r] == [(v.name, v.option) for v in VARIABLES]
+
+
+def test_the_readme_shared_service_starts_and_says_which_client_its_settings_are_for():
+    block = README.split("<!-- shared-service -->\n```sh\n")[1].split("```")[0]
+    lines = block.strip().splitlines()
+    env = dict(re.fullmatch(r"export (\w+)=(.*)", line).groups() for line in lines[:-1])  # type: ignore[union-attr]
+    assert "SESSION_REPLAY_MCP_AUTH_TOKEN" in env
+    env["SESSION_REPLAY_MCP_AUTH_TOKEN"] = "a-generated-token-0123456789"
+    words = shlex.split(lines[-1])
+    assert words[0] == "~/.session-replay-mcp/bin/session-replay-mcp"
+    args = _parser().parse_args(words[1:])
+    # What serve checks before it starts: this configuration is served, not refused (exit status 2).
+    check_exposure(Settings.from_env(env), args.host, args.transport)
+    after = README.split("<!-- shared-service -->")[1].split("The server also offers")[0]
+    assert "For\nClaude Code" in after and "`.mcp.json`" in after
+
+
+def test_the_inspector_examples_run_the_installed_script():
+    """The install in "Using it from a client" puts no session-replay-mcp on PATH: the Inspector gets its path."""
+    lines = [line for line in README.splitlines() if "inspector" in line and "session-replay-mcp serve" in line]
+    assert len(lines) >= 2
+    for line in lines:
+        assert re.search(r"inspector (--cli )?~/\.session-replay-mcp/bin/session-replay-mcp serve", line), line
