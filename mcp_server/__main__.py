@@ -11,6 +11,7 @@ import argparse
 import json
 import logging
 import os
+import socket
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -152,14 +153,11 @@ def _start_sandbox(args: argparse.Namespace, settings: Settings) -> tuple[Settin
     return sandbox.settings(settings), sandbox
 
 
-def _settings(args: argparse.Namespace) -> tuple[Settings, SandboxServer | None]:
-    settings, sandbox_on = read_settings(args)
-    return _start_sandbox(args, settings) if sandbox_on else (settings, None)
-
-
 def _serve(args: argparse.Namespace) -> int:
     settings, sandbox_on = read_settings(args)
+    _check_tools(settings)
     options: HttpOptions | None = None
+    listener: socket.socket | None = None
     if args.transport == "stdio":
         if args.stateless or args.workers != 1:
             raise ConfigError("--stateless and --workers apply to --transport streamable-http only")
@@ -171,19 +169,46 @@ def _serve(args: argparse.Namespace) -> int:
         # Before anything starts: a refused configuration must not leave a sandbox or a socket behind.
         check_options(options, args.workers)
         check_exposure(settings, args.host, args.transport)
+        listener = _listen(args.host, args.port)  # a port that is taken is reported before anything starts
     process_redactor.add(settings.secrets)
     sandbox = None
-    if sandbox_on:
-        settings, sandbox = _start_sandbox(args, settings)
     try:
-        if options is None:
+        if sandbox_on:
+            settings, sandbox = _start_sandbox(args, settings)
+        if options is None or listener is None:
             _serve_stdio(settings)
         else:
-            _serve_http(settings, options, args)
+            _serve_http(settings, options, args, listener)
     finally:
         if sandbox is not None:
             sandbox.stop()
+        if listener is not None:
+            listener.close()
     return 0
+
+
+def _check_tools(settings: Settings) -> None:
+    """A tool selection that names no tool of ours is refused before a sandbox or a socket exists."""
+    from mcp_server.server import select_tools
+
+    select_tools(settings)
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """The listening socket for the HTTP transports, bound here so a taken port is a clear error up front."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listener.bind((host.strip("[]"), port))
+    except OSError as exc:
+        listener.close()
+        raise ConfigError(
+            f"cannot listen on {host} port {port}: {exc.strerror or exc}. Stop what is using it, or choose another "
+            "port with --port."
+        ) from None
+    listener.set_inheritable(True)  # the worker processes of --workers N accept on it too
+    return listener
 
 
 def _serve_stdio(settings: Settings) -> None:
@@ -201,8 +226,9 @@ def _serve_stdio(settings: Settings) -> None:
     anyio.run(server.run_stdio_async)
 
 
-def _serve_http(settings: Settings, options: HttpOptions, args: argparse.Namespace) -> None:
+def _serve_http(settings: Settings, options: HttpOptions, args: argparse.Namespace, listener: socket.socket) -> None:
     import uvicorn
+    from uvicorn.supervisors import Multiprocess
 
     from mcp_server.http_app import WORKER_FACTORY, build_http_app, worker_environment
     from mcp_server.http_protocol import NoDelayHTTPProtocol
@@ -211,23 +237,27 @@ def _serve_http(settings: Settings, options: HttpOptions, args: argparse.Namespa
     path = "/mcp" if options.transport == "streamable-http" else "/sse"
     mode = f", stateless, {args.workers} worker(s)" if options.stateless else ""
     auth = "bearer token required" if settings.auth_token else "no token"
-    logger.info("MCP over %s at http://%s:%d%s (%s%s)", options.transport, args.host, args.port, path, auth, mode)
+    port = listener.getsockname()[1]
+    host = f"[{args.host}]" if ":" in args.host else args.host
+    logger.info("MCP over %s at http://%s:%d%s (%s%s)", options.transport, host, port, path, auth, mode)
     common: dict[str, Any] = {
         "host": args.host,
-        "port": args.port,
+        "port": port,
         "log_config": None,
         "access_log": False,
         "http": NoDelayHTTPProtocol,
     }
     if args.workers == 1:
-        uvicorn.run(build_http_app(build_server(settings), settings, options), **common)
+        app = build_http_app(build_server(settings), settings, options)
+        uvicorn.Server(uvicorn.Config(app, **common)).run(sockets=[listener])
         return
     # Workers are fresh processes (spawned): they get the settings, the sandbox's address included, and the
     # HTTP options through their environment, and each builds its own server from them.
     environment = worker_environment(settings, options, args.log_level or "INFO")
     os.environ.clear()
     os.environ.update(environment)
-    uvicorn.run(WORKER_FACTORY, factory=True, workers=args.workers, **common)
+    config = uvicorn.Config(WORKER_FACTORY, factory=True, workers=args.workers, **common)
+    Multiprocess(config, sockets=[listener]).run()
 
 
 def _sandbox(args: argparse.Namespace) -> int:
@@ -245,7 +275,11 @@ def _sandbox(args: argparse.Namespace) -> int:
 def _call(args: argparse.Namespace) -> int:
     import anyio
 
-    settings, sandbox = _settings(args)
+    settings, sandbox_on = read_settings(args)
+    _check_tools(settings)
+    sandbox = None
+    if sandbox_on:
+        settings, sandbox = _start_sandbox(args, settings)
     try:
         return anyio.run(_call_async, settings, args)
     finally:
