@@ -1,4 +1,4 @@
-"""Command line: ``session-replay-mcp serve | sandbox | call``.
+"""Command line: ``session-replay-mcp serve | sandbox | call | doctor``.
 
 Only what a command needs is imported, so starting the stdio server stays as fast as the SDK allows.
 Everything this program logs goes to stderr: stdout belongs to the stdio transport (and, for
@@ -99,6 +99,12 @@ def _parser() -> argparse.ArgumentParser:
     call.add_argument("--structured", action="store_true", help="print the structured result (JSON) instead")
     settings_flags(call)
     call.set_defaults(handler=_call)
+
+    doctor = commands.add_parser(
+        "doctor", help="check the configuration and reach each upstream once; print what to fix"
+    )
+    settings_flags(doctor)
+    doctor.set_defaults(handler=_doctor)
     return parser
 
 
@@ -285,6 +291,25 @@ def _call(args: argparse.Namespace) -> int:
     finally:
         if sandbox is not None:
             sandbox.stop()
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    import anyio
+
+    from mcp_server.doctor import report, run_checks
+
+    settings, sandbox_on = read_settings(args)
+    sandbox = None
+    if sandbox_on:
+        settings, sandbox = _start_sandbox(args, settings)
+    try:
+        found = anyio.run(run_checks, settings)
+    finally:
+        if sandbox is not None:
+            sandbox.stop()
+    text, code = report(found)
+    print(text)
+    return code
 
 
 async def _call_async(settings: Settings, args: argparse.Namespace) -> int:
