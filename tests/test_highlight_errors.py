@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import socket
-from datetime import UTC, datetime
 
 import httpx2
 import pytest
@@ -288,30 +287,3 @@ async def test_a_failure_after_the_session_started_says_how_to_finish_without_an
     error, text = await push(settings, event="late", session_secure_id=secure_id)
     assert not error, text
     assert [e["name"] for e in session.track_events()] == ["late"]
-
-
-# -- feedback (the adapter's fifth mutation) and its Timestamp -----------------------------------------
-
-
-async def test_feedback_is_sent_with_an_rfc3339_timestamp(settings: Settings, sandbox: SandboxServer):
-    client = HighlightClient(settings)
-    try:
-        started = await client.initialize_session("sandbox1")
-        when = datetime(2026, 11, 20, 14, 30, 5, 250_000, tzinfo=UTC)
-        await client.add_session_feedback(started.secure_id, "The export button does nothing", when=when)
-        with pytest.raises(ValueError, match="timezone-aware"):
-            await client.add_session_feedback(started.secure_id, "x", when=datetime(2026, 1, 1))
-    finally:
-        await client.aclose()
-    session = sandbox.sandbox.highlight.session(started.secure_id)
-    assert session is not None
-    assert session.feedback == [
-        {
-            "verbatim": "The export button does nothing",
-            "user_name": None,
-            "user_email": None,
-            "timestamp": "2026-11-20T14:30:05.250000Z",
-        }
-    ]
-    (variables,) = [v for op, v in sandbox.sandbox.highlight.received() if op == "addSessionFeedback"]
-    assert variables["timestamp"] == "2026-11-20T14:30:05.250Z"

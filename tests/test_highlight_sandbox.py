@@ -7,7 +7,7 @@ from typing import Any
 import httpx2
 import pytest
 
-from mcp_server.adapters.highlight_documents import ADD_SESSION_FEEDBACK, IDENTIFY_SESSION, INITIALIZE_SESSION
+from mcp_server.adapters.highlight_documents import IDENTIFY_SESSION, INITIALIZE_SESSION
 from mcp_server.sandbox.server import SandboxServer
 
 pytestmark = pytest.mark.anyio
@@ -97,6 +97,26 @@ async def test_a_resolver_refusal_is_a_200_with_errors_and_null_data(sandbox: Sa
     )
     assert reply.status_code == 200
     assert reply.json() == {"errors": [{"message": "failed to decode x!", "path": ["initializeSession"]}], "data": None}
+
+
+# A mutation of the public schema the server does not send; the sandbox emulates it, Timestamp checks included.
+ADD_SESSION_FEEDBACK = """
+mutation addSessionFeedback(
+  $session_secure_id: String!
+  $user_name: String
+  $user_email: String
+  $verbatim: String!
+  $timestamp: Timestamp!
+) {
+  addSessionFeedback(
+    session_secure_id: $session_secure_id
+    user_name: $user_name
+    user_email: $user_email
+    verbatim: $verbatim
+    timestamp: $timestamp
+  )
+}
+""".strip()
 
 
 async def test_a_timestamp_must_be_an_rfc3339_string(sandbox: SandboxServer):
