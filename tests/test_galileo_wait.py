@@ -10,9 +10,10 @@ import pytest
 
 from mcp_server.adapters.errors import UpstreamAuthError, UpstreamError, UpstreamRateLimited
 from mcp_server.adapters.logrocket import HighlightsResult, HighlightsStatus
-from mcp_server.galileo.progress import ProgressReporter, check_message, duration
+from mcp_server.galileo.progress import ProgressReporter, check_message
 from mcp_server.galileo.schedule import DEFAULT_SCHEDULE, PollSchedule
 from mcp_server.galileo.wait import Check, Outcome, Waiter
+from mcp_server.timeparse import duration
 from tests.clocks import ScaledClock, VirtualClock
 
 pytestmark = pytest.mark.anyio

@@ -473,7 +473,7 @@ async def test_invalid_arguments_are_refused_before_anything_is_sent(
 
 
 def _seconds(out: dict[str, Any]) -> str:
-    from mcp_server.galileo.progress import duration
+    from mcp_server.timeparse import duration
 
     return duration(out["waited_seconds"])
 

@@ -10,6 +10,7 @@ from pydantic import AfterValidator, BaseModel, Field, StrictBool, StrictInt, St
 from mcp_server.errors import InputError
 from mcp_server.render.budget import Budget
 from mcp_server.render.markdown import code, plain, table_head, table_row
+from mcp_server.tools.arguments import MAX_TEXT
 from mcp_server.tools.output import answer
 from mcp_server.tools.runtime import ToolContext, runtime
 from mcp_server.validation import email_address
@@ -24,7 +25,6 @@ ANNOTATIONS = ToolAnnotations(
     open_world_hint=True,
 )
 MAX_CHARS = 12_000
-MAX_TEXT = 1024  # LogRocket's limit for the id, name, email and each trait key and value
 
 TraitKey = Annotated[str, StringConstraints(min_length=1, max_length=MAX_TEXT)]
 TraitValue = Annotated[str, StringConstraints(max_length=MAX_TEXT)] | StrictBool | StrictInt | None

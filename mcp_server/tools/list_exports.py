@@ -15,6 +15,7 @@ from mcp_server.render.budget import Budget
 from mcp_server.render.markdown import code, table_head, table_row
 from mcp_server.settings import AppRef
 from mcp_server.timeparse import iso, now_ms, parse_instant
+from mcp_server.tools.arguments import NonNegative, TimeText
 from mcp_server.tools.output import answer
 from mcp_server.tools.runtime import ToolContext, runtime
 
@@ -30,8 +31,6 @@ ANNOTATIONS = ToolAnnotations(
 MAX_CHARS = 40_000
 
 Cursor = Annotated[str, StringConstraints(min_length=1, max_length=512)]
-TimeText = Annotated[str, StringConstraints(min_length=1, max_length=64)]
-NonNegative = Annotated[int, Field(ge=0)]
 
 
 class ExportedSession(BaseModel):
@@ -109,7 +108,7 @@ def _session(url: str, info: ExportUrlInfo, app: AppRef) -> ExportedSession:
         session_id=info.session_id,
         replay_url=info.replay_url(app.org, app.app),
         recorded_on=info.recorded_on,
-        expires_at=info.expires_at.isoformat().replace("+00:00", "Z") if info.expires_at else None,
+        expires_at=iso(round(info.expires_at.timestamp() * 1000)) if info.expires_at else None,
     )
 
 

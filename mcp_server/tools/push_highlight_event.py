@@ -6,7 +6,6 @@ import copy
 import json
 import math
 import re
-from datetime import UTC, datetime
 from typing import Annotated
 
 from mcp_types import CallToolResult, ToolAnnotations
@@ -18,6 +17,7 @@ from mcp_server.adapters.http import shared_deadline
 from mcp_server.errors import InputError
 from mcp_server.render.budget import Budget
 from mcp_server.render.markdown import code, table_head, table_row
+from mcp_server.timeparse import iso
 from mcp_server.tools.output import answer
 from mcp_server.tools.runtime import ToolContext, runtime
 
@@ -208,7 +208,7 @@ async def push_highlight_event(
         event=EventSent(
             name=event,
             properties=props,
-            timestamp=_iso_ms(pushed.timestamp_ms),
+            timestamp=iso(pushed.timestamp_ms, milliseconds=True),
             payload_id=pushed.payload_id,
             payload=pushed.payload,
         ),
@@ -342,11 +342,6 @@ def _markdown(out: PushHighlightEventOutput, project_number: str | None, no_link
             "in the structured result." + closing_text
         )
     return budget.close(closing_text)
-
-
-def _iso_ms(ms: int) -> str:
-    """Always with milliseconds, so every answer has the same shape."""
-    return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _count(n: int, singular: str, plural: str | None = None) -> str:

@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from mcp_types import CallToolResult, ToolAnnotations
-from pydantic import AfterValidator, Field, StringConstraints
+from pydantic import AfterValidator, Field
 
 from mcp_server.adapters.errors import UpstreamError, UpstreamNotFound
 from mcp_server.adapters.logrocket import HighlightsResult
@@ -31,6 +31,7 @@ from mcp_server.render.text import clean_text
 from mcp_server.render.upstream_markdown import clip_markdown, markdown_links, sanitize_markdown
 from mcp_server.settings import MAX_WAIT_LIMIT, AppRef
 from mcp_server.timeparse import iso, now_ms, parse_instant
+from mcp_server.tools.arguments import MAX_TEXT, NonNegative, TimeText
 from mcp_server.tools.output import answer
 from mcp_server.tools.runtime import ToolContext, runtime
 from mcp_server.validation import email_address, web_url
@@ -49,13 +50,10 @@ ANNOTATIONS = ToolAnnotations(
     open_world_hint=True,
 )
 DEFAULT_WAIT = 50.0  # under the ~60 s after which Claude Desktop has cut tool calls
-MAX_TEXT = 1024  # LogRocket's limit for user ids and emails
 FIELD_CHARS = 100_000  # upstream Markdown kept per field of the structured result
 DAY_MS = 86_400_000
 DEFAULT_WINDOW_MS = 30 * DAY_MS  # LogRocket's own window when no time range is sent
 
-TimeText = Annotated[str, StringConstraints(min_length=1, max_length=64)]
-NonNegative = Annotated[int, Field(ge=0)]
 _TIME_FORMS = "epoch milliseconds, an ISO-8601 date or date-time (UTC unless it has an offset), or an age such as 7d"
 
 
