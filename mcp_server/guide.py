@@ -9,36 +9,13 @@ from mcp.server.mcpserver.prompts.base import UserMessage
 from pydantic import Field
 
 from mcp_server.settings import Settings
-from mcp_server.tools import ToolSpec
-
-_TOOL_LINES = {
-    "summarize_user_sessions": (
-        "- summarize_user_sessions: LogRocket Galileo's summary of what one user did in their recent sessions "
-        "(by email or user id), with links to the moments in the replays. Generation takes 1 to 3 minutes: if "
-        "the answer says it is still pending, make the exact resume call it gives."
-    ),
-    "list_exports": (
-        "- list_exports: find exported sessions by time. LogRocket exports each finished session as one JSON Lines "
-        "file (about an hour after it ends); page with the returned cursor, or start at a time with since. The "
-        "list does not say whose session each file is: read_session_export's digest does."
-    ),
-    "read_session_export": (
-        "- read_session_export: what happened in one session (a URL from list_exports): a digest first, then "
-        "focus on errors, network, console, ... with query/start/end and cursor paging; re-reads of the same "
-        "export are instant."
-    ),
-    "identify_user": "- identify_user: set a user's name, email and traits in LogRocket (it writes).",
-    "push_highlight_event": (
-        "- push_highlight_event: record a custom event with properties in a Highlight.io session, optionally "
-        "identifying its user; starts a new session unless given session_secure_id (it writes)."
-    ),
-}
+from mcp_server.tools.spec import ToolSpec
 
 
 def instructions(settings: Settings, specs: list[ToolSpec]) -> str:
     names = {s.name for s in specs}
     lines = ["Tools for session-replay data: sessions recorded by LogRocket, events sent to Highlight.io."]
-    lines += [line for name, line in _TOOL_LINES.items() if name in names]
+    lines += [spec.instructions for spec in specs]
     if {"summarize_user_sessions", "read_session_export"} <= names:
         lines.append(
             "To answer 'what happened to this user?': start with summarize_user_sessions (it picks the user's "

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
 import json
+import re
 
 import pytest
 
@@ -10,6 +12,7 @@ from mcp_server.errors import ConfigError
 from mcp_server.server import build_server
 from mcp_server.settings import Settings
 from mcp_server.tools import ALL_TOOLS
+from mcp_server.tools.spec import ToolSpec
 from tests.conftest import check_snapshot, connect
 
 pytestmark = pytest.mark.anyio
@@ -73,3 +76,34 @@ def test_an_unknown_tool_in_the_selection_is_a_startup_error():
 
 def test_read_only_is_in_the_instructions():
     assert "Read-only mode is on" in (build_server(Settings(read_only=True)).instructions or "")
+
+
+@pytest.mark.parametrize(
+    "selection",
+    [None, *[frozenset({spec.name}) for spec in ALL_TOOLS], frozenset({"list_exports", "read_session_export"})],
+    ids=lambda s: "all" if s is None else ",".join(sorted(s)),
+)
+async def test_the_instructions_describe_every_enabled_tool_and_no_other(selection: frozenset[str] | None):
+    async with connect(Settings(enabled_tools=selection)) as client:
+        enabled = [t.name for t in (await client.list_tools()).tools]
+        instructions = client.instructions or ""
+    described = re.findall(r"^- ([a-z_]+): ", instructions, flags=re.MULTILINE)
+    assert described == enabled
+    for spec in ALL_TOOLS:
+        assert (spec.instructions in instructions.splitlines()) is (spec.name in enabled), spec.name
+
+
+def test_a_tool_module_says_everything_about_itself():
+    modules = {spec.fn.__module__ for spec in ALL_TOOLS}
+    assert len(modules) == len(ALL_TOOLS)
+    for spec in ALL_TOOLS:
+        module = importlib.import_module(spec.fn.__module__)
+        assert module.TOOL is spec
+        assert (
+            spec.name,
+            spec.title,
+            spec.annotations,
+            spec.instructions,
+        ) == (module.NAME, module.TITLE, module.ANNOTATIONS, module.INSTRUCTIONS)
+    with pytest.raises(ValueError, match="must start with '- list_exports: '"):
+        ToolSpec("list_exports", "t", lambda: None, ALL_TOOLS[0].annotations, "lists exports")

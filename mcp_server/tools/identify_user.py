@@ -13,6 +13,7 @@ from mcp_server.render.markdown import code, plain, table_head, table_row
 from mcp_server.tools.arguments import MAX_TEXT
 from mcp_server.tools.output import answer
 from mcp_server.tools.runtime import ToolContext, runtime
+from mcp_server.tools.spec import ToolSpec
 from mcp_server.validation import email_address
 
 NAME = "identify_user"
@@ -24,6 +25,8 @@ ANNOTATIONS = ToolAnnotations(
     idempotent_hint=True,  # the same call twice leaves the same record
     open_world_hint=True,
 )
+# Its line in the server's instructions.
+INSTRUCTIONS = f"- {NAME}: set a user's name, email and traits in LogRocket (it writes)."
 MAX_CHARS = 12_000
 
 TraitKey = Annotated[str, StringConstraints(min_length=1, max_length=MAX_TEXT)]
@@ -128,3 +131,6 @@ def _markdown(out: IdentifyUserOutput) -> str:
             "every trait is in the structured result (user.traits)."
         )
     return budget.close("\n" + "\n".join(note_lines) if note_lines else "")
+
+
+TOOL = ToolSpec(NAME, TITLE, identify_user, ANNOTATIONS, INSTRUCTIONS)

@@ -18,6 +18,7 @@ from mcp_server.timeparse import iso, now_ms, parse_instant
 from mcp_server.tools.arguments import NonNegative, TimeText
 from mcp_server.tools.output import answer
 from mcp_server.tools.runtime import ToolContext, runtime
+from mcp_server.tools.spec import ToolSpec
 
 NAME = "list_exports"
 TITLE = "List exported LogRocket sessions"
@@ -27,6 +28,13 @@ ANNOTATIONS = ToolAnnotations(
     destructive_hint=False,
     idempotent_hint=True,
     open_world_hint=True,
+)
+# Its line in the server's instructions.
+INSTRUCTIONS = (
+    f"- {NAME}: "
+    "find exported sessions by time. LogRocket exports each finished session as one JSON Lines file "
+    "(about an hour after it ends); page with the returned cursor, or start at a time with since. The "
+    "list does not say whose session each file is: read_session_export's digest does."
 )
 MAX_CHARS = 40_000
 
@@ -200,3 +208,6 @@ def _expiry(expires_at: str | None, now: datetime) -> str:
     if seconds < 172800:
         return f"in {seconds / 3600:.0f} h"
     return f"in {seconds / 86400:.0f} d"
+
+
+TOOL = ToolSpec(NAME, TITLE, list_exports, ANNOTATIONS, INSTRUCTIONS)

@@ -20,6 +20,7 @@ from mcp_server.render.markdown import code, table_head, table_row
 from mcp_server.timeparse import iso
 from mcp_server.tools.output import answer
 from mcp_server.tools.runtime import ToolContext, runtime
+from mcp_server.tools.spec import ToolSpec
 
 NAME = "push_highlight_event"
 TITLE = "Record an event in a Highlight session"
@@ -31,6 +32,12 @@ ANNOTATIONS = ToolAnnotations(
     destructive_hint=True,
     idempotent_hint=False,  # every call records another event, and without a session id starts another session
     open_world_hint=True,
+)
+# Its line in the server's instructions.
+INSTRUCTIONS = (
+    f"- {NAME}: "
+    "record a custom event with properties in a Highlight.io session, optionally identifying its user; "
+    "starts a new session unless given session_secure_id (it writes)."
 )
 MAX_CHARS = 12_000
 MAX_ITEMS = 100  # properties, traits or session properties per call
@@ -346,3 +353,6 @@ def _markdown(out: PushHighlightEventOutput, project_number: str | None, no_link
 
 def _count(n: int, singular: str, plural: str | None = None) -> str:
     return f"{n} {singular if n == 1 else (plural or singular + 's')}"
+
+
+TOOL = ToolSpec(NAME, TITLE, push_highlight_event, ANNOTATIONS, INSTRUCTIONS)

@@ -17,6 +17,7 @@ from mcp_server.render.markdown import code
 from mcp_server.timeparse import iso, parse_offset_or_instant
 from mcp_server.tools.output import answer
 from mcp_server.tools.runtime import ToolContext, runtime
+from mcp_server.tools.spec import ToolSpec
 
 NAME = "read_session_export"
 TITLE = "Read an exported LogRocket session"
@@ -26,6 +27,13 @@ ANNOTATIONS = ToolAnnotations(
     destructive_hint=False,
     idempotent_hint=True,
     open_world_hint=True,
+)
+# Its line in the server's instructions.
+INSTRUCTIONS = (
+    f"- {NAME}: "
+    "what happened in one session (a URL from list_exports): a digest first, then focus on errors, "
+    "network, console, ... with query/start/end and cursor paging; re-reads of the same export are "
+    "instant."
 )
 DEFAULT_CHARS = 20_000
 MAX_CHARS = 24_000  # about 6k tokens of ASCII; well under hosts' 25k-token cut even for dense scripts
@@ -345,3 +353,6 @@ def _digest(summary: dict[str, Any]) -> Digest:
         timeline=capped("timeline", timeline, len(timeline)),
         omitted=omitted,
     )
+
+
+TOOL = ToolSpec(NAME, TITLE, read_session_export, ANNOTATIONS, INSTRUCTIONS)

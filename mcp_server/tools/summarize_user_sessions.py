@@ -34,6 +34,7 @@ from mcp_server.timeparse import iso, now_ms, parse_instant
 from mcp_server.tools.arguments import MAX_TEXT, NonNegative, TimeText
 from mcp_server.tools.output import answer
 from mcp_server.tools.runtime import ToolContext, runtime
+from mcp_server.tools.spec import ToolSpec
 from mcp_server.validation import email_address, web_url
 
 NAME = "summarize_user_sessions"
@@ -48,6 +49,13 @@ ANNOTATIONS = ToolAnnotations(
     # Not idempotent: each call without request_id starts another generation (minutes of upstream work).
     idempotent_hint=False,
     open_world_hint=True,
+)
+# Its line in the server's instructions.
+INSTRUCTIONS = (
+    f"- {NAME}: "
+    "LogRocket Galileo's summary of what one user did in their recent sessions (by email or user id), "
+    "with links to the moments in the replays. Generation takes 1 to 3 minutes: if the answer says it is "
+    "still pending, make the exact resume call it gives."
 )
 DEFAULT_WAIT = 50.0  # under the ~60 s after which Claude Desktop has cut tool calls
 FIELD_CHARS = 100_000  # upstream Markdown kept per field of the structured result
@@ -315,3 +323,6 @@ def _failed_twice(first: str, second: str, body: dict[str, Any], resume: dict[st
         f"{second}. LogRocket gives no reason. Try again in a few minutes, or with a narrower question or time "
         f"range: call {start_over}."
     )
+
+
+TOOL = ToolSpec(NAME, TITLE, summarize_user_sessions, ANNOTATIONS, INSTRUCTIONS)
