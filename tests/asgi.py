@@ -123,8 +123,12 @@ async def lifespan(app: ASGIApp, tasks: TaskGroup) -> AsyncIterator[None]:
     async def send(message: MutableMapping[str, Any]) -> None:
         await app_sends.send(dict(message))
 
-    scope = {"type": "lifespan", "asgi": {"version": "3.0", "spec_version": "2.0"}, "state": {}}
-    tasks.start_soon(app, scope, app_receives.receive, send)
+    scope: dict[str, Any] = {"type": "lifespan", "asgi": {"version": "3.0", "spec_version": "2.0"}, "state": {}}
+
+    async def run() -> None:
+        await app(scope, app_receives.receive, send)
+
+    tasks.start_soon(run)
     await to_app.send({"type": "lifespan.startup"})
     started = await from_app.receive()
     assert started["type"] == "lifespan.startup.complete", started

@@ -71,7 +71,12 @@ READ_EXPORT = Target(
 )
 # push_highlight_event with a user: initializeSession, identifySession, PushPayload, in that order.
 _PUSH_ARGS = {"event": "fault_matrix", "properties": {"n": 1}, "user_identifier": "fault@acme.test"}
-_GRAPH = {"tool": "push_highlight_event", "arguments": _PUSH_ARGS, "path": "/highlight/public", "method": "POST"}
+_GRAPH: dict[str, Any] = {
+    "tool": "push_highlight_event",
+    "arguments": _PUSH_ARGS,
+    "path": "/highlight/public",
+    "method": "POST",
+}
 PUSH_INIT = Target("push_init", **_GRAPH, idempotent=False, skip=0, upstream="highlight", steps_after=2)
 PUSH_IDENTIFY = Target("push_identify", **_GRAPH, idempotent=True, skip=1, upstream="highlight", steps_after=1)
 PUSH_PAYLOAD = Target("push_payload", **_GRAPH, idempotent=False, skip=2, upstream="highlight")

@@ -19,7 +19,7 @@ UNKNOWN_TOOL = (
 @pytest.mark.parametrize("command", [("serve",), ("serve", "--transport", "sse"), ("call", "list_exports")])
 def test_a_bad_tool_name_is_reported_before_the_sandbox_starts(
     cli: CLI, captured_logs: list[str], command: tuple[str, ...]
-):
+) -> None:
     done = cli(*command, "--sandbox", "--tools", "list_export,read_session_export")
     assert done.returncode == 2
     assert done.stderr.strip() == UNKNOWN_TOOL
@@ -27,7 +27,7 @@ def test_a_bad_tool_name_is_reported_before_the_sandbox_starts(
 
 
 @pytest.mark.parametrize("transport", ["streamable-http", "sse"])
-def test_a_taken_port_is_reported_before_serving_is_claimed(cli: CLI, captured_logs: list[str], transport: str):
+def test_a_taken_port_is_reported_before_serving_is_claimed(cli: CLI, captured_logs: list[str], transport: str) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()

@@ -30,12 +30,12 @@ async def live_tools() -> list[str]:
         return [t.name for t in (await client.list_tools()).tools]
 
 
-async def test_the_manifest_lists_exactly_the_live_tools():
+async def test_the_manifest_lists_exactly_the_live_tools() -> None:
     assert [t["name"] for t in MANIFEST["tools"]] == await live_tools()
     assert all(t["description"] for t in MANIFEST["tools"])
 
 
-async def test_the_readme_tool_table_lists_exactly_the_live_tools():
+async def test_the_readme_tool_table_lists_exactly_the_live_tools() -> None:
     table = README.split("<!-- tools:start -->")[1].split("<!-- tools:end -->")[0]
     names = re.findall(r"^\| `([a-z_]+)` \|", table, flags=re.MULTILINE)
     assert sorted(names) == sorted(await live_tools())
@@ -43,7 +43,7 @@ async def test_the_readme_tool_table_lists_exactly_the_live_tools():
         assert f"### `{name}(" in README, f"the README has no section for {name}"
 
 
-async def test_the_manifest_prompts_are_the_live_prompts():
+async def test_the_manifest_prompts_are_the_live_prompts() -> None:
     async with connect(Settings()) as client:
         prompts = (await client.list_prompts()).prompts
         filled = await client.get_prompt("investigate_user", {"user": "jane@acme.com", "question": "why?"})
@@ -62,7 +62,7 @@ async def test_the_manifest_prompts_are_the_live_prompts():
     assert "=''" not in bare_text and "How far back to look (if empty, the last 7 days): \n" in bare_text
 
 
-def test_the_manifest_matches_the_package():
+def test_the_manifest_matches_the_package() -> None:
     assert MANIFEST["manifest_version"] == "0.4"
     assert MANIFEST["version"] == __version__
     config = MANIFEST["server"]["mcp_config"]
@@ -81,7 +81,7 @@ def test_the_manifest_matches_the_package():
     assert MANIFEST["user_config"]["read_only"]["default"] is True
 
 
-def test_blank_manifest_settings_start_a_server_without_credentials():
+def test_blank_manifest_settings_start_a_server_without_credentials() -> None:
     # Claude Desktop passes an empty string, or the template unexpanded, for settings left blank.
     env = dict.fromkeys(MANIFEST["server"]["mcp_config"]["env"], "")
     env["LOGROCKET_APP_ID"] = "${user_config.logrocket_app_id}"
@@ -96,7 +96,7 @@ def _json_blocks() -> list[dict[str, Any]]:
     return [json.loads(b) for b in blocks]
 
 
-def test_every_client_config_in_the_readme_is_valid_and_runs_a_real_command():
+def test_every_client_config_in_the_readme_is_valid_and_runs_a_real_command() -> None:
     servers: list[dict[str, Any]] = []
     for block in _json_blocks():
         for key in ("mcpServers", "servers"):
@@ -114,7 +114,7 @@ def test_every_client_config_in_the_readme_is_valid_and_runs_a_real_command():
         parser.parse_args(args)  # raises SystemExit on an option the CLI does not have
 
 
-def test_the_claude_code_command_in_the_readme_parses():
+def test_the_claude_code_command_in_the_readme_parses() -> None:
     line = next(line for line in README.splitlines() if line.startswith("claude mcp add"))
     words = shlex.split(line)
     assert words[words.index("--") + 2 :][:1] == ["serve"]
@@ -131,13 +131,13 @@ OWN_SAMPLES = {
 }
 
 
-def test_every_setting_is_one_row_of_the_table_of_variables():
+def test_every_setting_is_one_row_of_the_table_of_variables() -> None:
     settings = sorted(v.attr for v in VARIABLES if v.attr not in PROCESS_OPTIONS)
     assert settings == sorted(f.name for f in dataclasses.fields(Settings))
     assert len({v.name for v in VARIABLES}) == len({v.option for v in VARIABLES}) == len(VARIABLES)
 
 
-def test_each_variable_but_the_caller_token_has_a_flag_of_the_same_meaning(monkeypatch: pytest.MonkeyPatch):
+def test_each_variable_but_the_caller_token_has_a_flag_of_the_same_meaning(monkeypatch: pytest.MonkeyPatch) -> None:
     for var in [v for v in os.environ if v.startswith(OURS)]:
         monkeypatch.delenv(var)
     assert [v.name for v in VARIABLES if v.option is None] == ["SESSION_REPLAY_MCP_AUTH_TOKEN"]
@@ -166,17 +166,19 @@ def test_each_variable_but_the_caller_token_has_a_flag_of_the_same_meaning(monke
     assert _parser().parse_args(["serve"]).log_level == "WARNING"
 
 
-def test_the_readme_lists_every_variable_with_its_flag():
+def test_the_readme_lists_every_variable_with_its_flag() -> None:
     table = README.split("| variable | flag | default | meaning |\n|---|---|---|---|\n")[1].split("\n\n")[0]
     rows = [re.match(r"\| `([A-Z_]+)` \| (`(--[a-z-]+)`|\(none\)) \|", line) for line in table.splitlines()]
     assert all(rows), table
     assert [(r[1], r[3]) for r in rows if r] == [(v.name, v.option) for v in VARIABLES]
 
 
-def test_the_readme_shared_service_starts_and_says_which_client_its_settings_are_for():
+def test_the_readme_shared_service_starts_and_says_which_client_its_settings_are_for() -> None:
     block = README.split("<!-- shared-service -->\n```sh\n")[1].split("```")[0]
     lines = block.strip().splitlines()
-    env = dict(re.fullmatch(r"export (\w+)=(.*)", line).groups() for line in lines[:-1])  # type: ignore[union-attr]
+    exports = [re.fullmatch(r"export (\w+)=(.*)", line) for line in lines[:-1]]
+    env = {m[1]: m[2] for m in exports if m}
+    assert len(env) == len(lines) - 1
     assert "SESSION_REPLAY_MCP_AUTH_TOKEN" in env
     env["SESSION_REPLAY_MCP_AUTH_TOKEN"] = "a-generated-token-0123456789"
     words = shlex.split(lines[-1])
@@ -188,7 +190,7 @@ def test_the_readme_shared_service_starts_and_says_which_client_its_settings_are
     assert "For\nClaude Code" in after and "`.mcp.json`" in after
 
 
-def test_the_inspector_examples_run_the_installed_script():
+def test_the_inspector_examples_run_the_installed_script() -> None:
     """The install in "Using it from a client" puts no session-replay-mcp on PATH: the Inspector gets its path."""
     lines = [line for line in README.splitlines() if "inspector" in line and "session-replay-mcp serve" in line]
     assert len(lines) >= 2

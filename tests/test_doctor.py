@@ -28,7 +28,7 @@ def sandbox_env(sandbox: SandboxServer, tmp_path: Path, **extra: str) -> dict[st
     }
 
 
-def test_a_working_configuration_passes_every_check(cli: CLI):
+def test_a_working_configuration_passes_every_check(cli: CLI) -> None:
     done = cli("doctor", "--sandbox")
     assert done.returncode == 0, done.stdout
     lines = done.stdout.splitlines()
@@ -44,7 +44,7 @@ def test_a_working_configuration_passes_every_check(cli: CLI):
 
 def test_each_upstream_is_asked_once_and_a_refused_key_says_what_to_fix(
     cli: CLI, sandbox: SandboxServer, tmp_path: Path
-):
+) -> None:
     done = cli("doctor", env=sandbox_env(sandbox, tmp_path, LOGROCKET_API_KEY="acme:web:not-the-key"))
     assert done.returncode == 1
     assert "PROBLEM  LogRocket API: the API key was refused (" in done.stdout
@@ -57,7 +57,7 @@ def test_each_upstream_is_asked_once_and_a_refused_key_says_what_to_fix(
     assert asked == [("GET", "/v1/orgs/acme/apps/web/data-export/"), ("POST", "/highlight/public")]
 
 
-def test_an_unknown_app_and_an_unwritable_cache_are_named(cli: CLI, sandbox: SandboxServer, tmp_path: Path):
+def test_an_unknown_app_and_an_unwritable_cache_are_named(cli: CLI, sandbox: SandboxServer, tmp_path: Path) -> None:
     not_a_directory = tmp_path / "file"
     not_a_directory.write_text("x")
     env = sandbox_env(
@@ -70,7 +70,9 @@ def test_an_unknown_app_and_an_unwritable_cache_are_named(cli: CLI, sandbox: San
     assert f"PROBLEM  Export cache: {not_a_directory} is not writable" in done.stdout
 
 
-def test_missing_settings_and_an_endpoint_that_does_not_answer(cli: CLI, sandbox: SandboxServer, tmp_path: Path):
+def test_missing_settings_and_an_endpoint_that_does_not_answer(
+    cli: CLI, sandbox: SandboxServer, tmp_path: Path
+) -> None:
     env = sandbox_env(sandbox, tmp_path, HIGHLIGHT_PUBLIC_GRAPH_URL="http://127.0.0.1:9/public")
     del env["LOGROCKET_API_KEY"], env["HIGHLIGHT_PROJECT_ID"]
     done = cli("doctor", env=env)
@@ -87,7 +89,7 @@ def test_missing_settings_and_an_endpoint_that_does_not_answer(cli: CLI, sandbox
 
 
 @pytest.mark.anyio
-async def test_a_check_is_one_more_function_in_the_list(settings: Settings):
+async def test_a_check_is_one_more_function_in_the_list(settings: Settings) -> None:
     async def index(_: Settings) -> list[Finding]:
         return [Finding("ok", "Session index", "reachable")]
 

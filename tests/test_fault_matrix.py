@@ -144,7 +144,7 @@ def matrix_snapshot() -> Iterator[dict[str, str]]:
 @pytest.mark.parametrize(("target", "kind"), PERSISTENT, ids=[f"{t.name}-{k}" for t, k in PERSISTENT])
 async def test_a_fault_that_persists(
     target: Target, kind: str, fast: Settings, sandbox: SandboxServer, matrix_snapshot: dict[str, str]
-):
+) -> None:
     limited = limits_for(fast, kind)
     outcome = await call(target, limited, sandbox, lambda: sandbox.sandbox.faults.add(fault_for(target, kind, 50)))
     seen = len(target.requests(sandbox))
@@ -185,7 +185,7 @@ CLEARING_STALL = 1.5
 
 
 @pytest.mark.parametrize(("target", "kind"), TRANSIENT, ids=[f"{t.name}-{k}" for t, k in TRANSIENT])
-async def test_a_fault_that_clears(target: Target, kind: str, fast: Settings, sandbox: SandboxServer):
+async def test_a_fault_that_clears(target: Target, kind: str, fast: Settings, sandbox: SandboxServer) -> None:
     """One failed attempt: a call that may repeat it recovers unseen; one that may not says what may have happened."""
     fault = fault_for(target, kind, 1)
     if kind == "stall":
@@ -228,7 +228,7 @@ async def test_a_fault_that_clears(target: Target, kind: str, fast: Settings, sa
         assert data["reading"]["complete"] is True
 
 
-async def test_a_call_of_several_requests_ends_within_one_deadline(fast: Settings, sandbox: SandboxServer):
+async def test_a_call_of_several_requests_ends_within_one_deadline(fast: Settings, sandbox: SandboxServer) -> None:
     """push_highlight_event's steps share the deadline: three answers of 1 s each cannot make it 3 s."""
     slow = Fault(kind="stall", seconds=1.0, path="/highlight/public", times=10)
     patient = fast.with_overrides(read_timeout=PATIENT, upstream_deadline=1.5)  # each answer alone is in time

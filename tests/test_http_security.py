@@ -72,7 +72,7 @@ async def post_mcp(http: httpx2.AsyncClient, headers: dict[str, str] | None = No
 )
 async def test_streamable_http_refuses_a_missing_or_wrong_token(
     settings: Settings, authorization: str | None, body: dict[str, str], challenge: str
-):
+) -> None:
     headers = {"authorization": authorization} if authorization is not None else {}
     async with service(settings) as server, server.client() as http:
         response = await post_mcp(http, headers)
@@ -82,14 +82,14 @@ async def test_streamable_http_refuses_a_missing_or_wrong_token(
     assert TOKEN not in response.text
 
 
-async def test_two_authorization_headers_are_refused(settings: Settings):
+async def test_two_authorization_headers_are_refused(settings: Settings) -> None:
     headers = [*MCP_HEADERS.items(), ("authorization", f"Bearer {TOKEN}"), ("authorization", "Bearer other")]
     async with service(settings) as server, server.client() as http:
         response = await http.post("/mcp", json=INITIALIZE, headers=headers)
     assert response.status_code == 401
 
 
-async def test_every_path_but_health_needs_the_token(settings: Settings):
+async def test_every_path_but_health_needs_the_token(settings: Settings) -> None:
     async with service(settings) as server, server.client() as http:
         for method, path in [("GET", "/mcp"), ("DELETE", "/mcp"), ("GET", "/"), ("GET", "/health/"), ("GET", "/sse")]:
             response = await http.request(method, path)
@@ -98,7 +98,7 @@ async def test_every_path_but_health_needs_the_token(settings: Settings):
         assert (await http.get("/nothing-here", headers=BEARER)).status_code == 404
 
 
-async def test_health_is_open_and_says_nothing_sensitive(settings: Settings):
+async def test_health_is_open_and_says_nothing_sensitive(settings: Settings) -> None:
     async with service(settings) as server, server.client() as http:
         response = await http.get("/health")
         # Load balancers probe by address: the Host allow-list guards the MCP endpoints, not this.
@@ -111,7 +111,7 @@ async def test_health_is_open_and_says_nothing_sensitive(settings: Settings):
     assert by_address.status_code == 200
 
 
-async def test_a_client_with_the_token_calls_tools_over_streamable_http(settings: Settings):
+async def test_a_client_with_the_token_calls_tools_over_streamable_http(settings: Settings) -> None:
     async with (
         service(settings) as server,
         server.client(headers=BEARER) as http,
@@ -122,7 +122,7 @@ async def test_a_client_with_the_token_calls_tools_over_streamable_http(settings
     assert text_of(result).startswith("**1 exported session** for app `acme/web`")
 
 
-async def test_a_client_without_the_token_gets_nowhere(settings: Settings, captured_logs: list[str]):
+async def test_a_client_without_the_token_gets_nowhere(settings: Settings, captured_logs: list[str]) -> None:
     with pytest.raises(BaseExceptionGroup) as caught:
         async with (
             service(settings) as server,
@@ -134,7 +134,7 @@ async def test_a_client_without_the_token_gets_nowhere(settings: Settings, captu
     assert "Refused POST '/mcp' from 127.0.0.1: no bearer token" in captured_logs
 
 
-async def test_sse_refuses_a_missing_or_wrong_token(settings: Settings):
+async def test_sse_refuses_a_missing_or_wrong_token(settings: Settings) -> None:
     async with service(settings, "sse") as server, server.client() as http:
         for headers in ({}, {"authorization": "Bearer wrong-token-0000000000"}):
             stream = await http.get("/sse", headers=headers)
@@ -144,7 +144,7 @@ async def test_sse_refuses_a_missing_or_wrong_token(settings: Settings):
         assert (await http.get("/health")).status_code == 200
 
 
-async def test_a_client_with_the_token_calls_tools_over_sse(settings: Settings):
+async def test_a_client_with_the_token_calls_tools_over_sse(settings: Settings) -> None:
     async with (
         service(settings, "sse") as server,
         Client(sse_client(f"{BASE}/sse", headers=BEARER, httpx_client_factory=server.client_factory)) as client,
@@ -154,7 +154,7 @@ async def test_a_client_with_the_token_calls_tools_over_sse(settings: Settings):
     assert "**1 exported session**" in text_of(result)
 
 
-async def test_a_refusal_is_logged_without_the_presented_token(settings: Settings, captured_logs: list[str]):
+async def test_a_refusal_is_logged_without_the_presented_token(settings: Settings, captured_logs: list[str]) -> None:
     wrong = "not-the-token-but-secret-looking-77"
     async with service(settings) as server, server.client() as http:
         assert (await post_mcp(http, {"authorization": f"Bearer {wrong}"})).status_code == 401
@@ -168,7 +168,7 @@ async def test_a_refusal_is_logged_without_the_presented_token(settings: Setting
 # --- Host / Origin allow-lists ------------------------------------------------------------------------------
 
 
-async def test_streamable_http_host_and_origin_checks_come_after_the_token(settings: Settings):
+async def test_streamable_http_host_and_origin_checks_come_after_the_token(settings: Settings) -> None:
     async with service(settings) as server, server.client() as http:
         assert (await post_mcp(http, {**BEARER, "host": "evil.example"})).status_code == 421
         assert (await post_mcp(http, {**BEARER, "origin": "https://evil.example"})).status_code == 403
@@ -176,7 +176,7 @@ async def test_streamable_http_host_and_origin_checks_come_after_the_token(setti
         assert (await post_mcp(http, {"host": "evil.example"})).status_code == 401
 
 
-async def test_configured_host_and_origin_are_let_in(settings: Settings):
+async def test_configured_host_and_origin_are_let_in(settings: Settings) -> None:
     async with service(settings) as server, server.client() as http:
         for extra in ({"host": ALLOWED_HOST}, {"host": f"{ALLOWED_HOST}:443"}, {"origin": ALLOWED_ORIGIN}):
             response = await post_mcp(http, {**BEARER, **extra})
@@ -185,7 +185,7 @@ async def test_configured_host_and_origin_are_let_in(settings: Settings):
         assert (await post_mcp(http, {**BEARER, "host": f"x.{ALLOWED_HOST}"})).status_code == 421
 
 
-async def test_sse_refuses_foreign_hosts_and_origins_and_lets_configured_ones_in(settings: Settings):
+async def test_sse_refuses_foreign_hosts_and_origins_and_lets_configured_ones_in(settings: Settings) -> None:
     async with service(settings, "sse") as server, server.client() as http:
         assert (await http.get("/sse", headers={**BEARER, "host": "evil.example"})).status_code == 421
         assert (await http.get("/sse", headers={**BEARER, "origin": "https://evil.example"})).status_code == 403
@@ -210,7 +210,7 @@ def _big_request(size: int) -> bytes:
     return json.dumps({**INITIALIZE, "params": {**INITIALIZE["params"], "pad": "x" * size}}).encode()  # type: ignore[dict-item]
 
 
-async def test_streamable_http_refuses_bodies_over_the_limit(settings: Settings):
+async def test_streamable_http_refuses_bodies_over_the_limit(settings: Settings) -> None:
     async def chunks() -> AsyncIterator[bytes]:  # no Content-Length: the limit counts what arrives
         body = _big_request(1 << 20)
         for i in range(0, len(body), 64 << 10):
@@ -225,13 +225,13 @@ async def test_streamable_http_refuses_bodies_over_the_limit(settings: Settings)
         assert (await post_mcp(http)).status_code == 200
 
 
-async def test_sse_refuses_bodies_over_the_limit(settings: Settings):
+async def test_sse_refuses_bodies_over_the_limit(settings: Settings) -> None:
     async with service(settings, "sse") as server, server.client(headers=BEARER) as http:
         response = await http.post(NO_SESSION, content=_big_request(1 << 20), headers=MCP_HEADERS)
     assert (response.status_code, response.text) == (413, "Request body too large")
 
 
-async def test_the_body_limit_is_configurable(settings: Settings):
+async def test_the_body_limit_is_configurable(settings: Settings) -> None:
     async with service(settings, max_request_bytes=8192) as server, server.client(headers=BEARER) as http:
         small = await post_mcp(http)
         big = await http.post("/mcp", content=_big_request(8192), headers=MCP_HEADERS)
@@ -249,7 +249,7 @@ REFUSAL = (
 )
 
 
-def test_the_console_script_refuses_a_network_address_without_a_token():
+def test_the_console_script_refuses_a_network_address_without_a_token() -> None:
     """End to end: the exit status and the one line a person sees, before any sandbox or socket exists."""
     done = subprocess.run(
         [
@@ -275,14 +275,14 @@ def test_the_console_script_refuses_a_network_address_without_a_token():
 
 
 @pytest.mark.parametrize(("transport", "host"), [("sse", "::"), ("streamable-http", "192.0.2.10")])
-def test_a_non_loopback_address_without_a_token_is_refused(cli: Callable[..., Ran], transport: str, host: str):
+def test_a_non_loopback_address_without_a_token_is_refused(cli: Callable[..., Ran], transport: str, host: str) -> None:
     done = cli("serve", "--sandbox", "--transport", transport, "--host", host)
     assert done.returncode == 2
     assert done.stderr.strip() == REFUSAL.format(transport=transport, host=host)
     assert done.stdout == ""
 
 
-def test_a_typo_in_the_opt_out_does_not_open_the_server(cli: Callable[..., Ran]):
+def test_a_typo_in_the_opt_out_does_not_open_the_server(cli: Callable[..., Ran]) -> None:
     env = {"SESSION_REPLAY_MCP_ALLOW_UNAUTHENTICATED": "yess"}
     done = cli("serve", "--transport", "streamable-http", "--host", "0.0.0.0", env=env)
     assert done.returncode == 2
@@ -290,7 +290,7 @@ def test_a_typo_in_the_opt_out_does_not_open_the_server(cli: Callable[..., Ran])
 
 
 @pytest.mark.parametrize("token", ["short-token", "has spaces in the middle of it", "tab\tinside-a-long-token"])
-def test_an_unusable_token_is_refused_without_echoing_it(cli: Callable[..., Ran], token: str):
+def test_an_unusable_token_is_refused_without_echoing_it(cli: Callable[..., Ran], token: str) -> None:
     done = cli("serve", "--transport", "streamable-http", env={"SESSION_REPLAY_MCP_AUTH_TOKEN": token})
     assert done.returncode == 2
     assert done.stderr.strip() == (
@@ -300,7 +300,7 @@ def test_an_unusable_token_is_refused_without_echoing_it(cli: Callable[..., Ran]
     assert token not in done.stderr
 
 
-def test_the_explicit_opt_out_starts_an_open_server():
+def test_the_explicit_opt_out_starts_an_open_server() -> None:
     """End to end: bound to every address, open on purpose, and it says so."""
     with serve("--transport", "streamable-http", "--host", "0.0.0.0", "--allow-unauthenticated") as served_:
         response = httpx2.post(f"{served_.base}/mcp", json=INITIALIZE, headers=MCP_HEADERS)
@@ -308,7 +308,9 @@ def test_the_explicit_opt_out_starts_an_open_server():
     assert "WITHOUT a caller token (--allow-unauthenticated)" in served_.stderr
 
 
-async def test_the_opt_out_from_the_environment_serves_without_a_token(settings: Settings, captured_logs: list[str]):
+async def test_the_opt_out_from_the_environment_serves_without_a_token(
+    settings: Settings, captured_logs: list[str]
+) -> None:
     from mcp_server.http_auth import check_exposure
 
     open_ = settings.with_overrides(allow_unauthenticated=True)
@@ -319,7 +321,7 @@ async def test_the_opt_out_from_the_environment_serves_without_a_token(settings:
     assert any("WITHOUT a caller token" in line for line in captured_logs)
 
 
-async def test_a_token_is_required_when_one_is_set_even_with_the_opt_out(settings: Settings):
+async def test_a_token_is_required_when_one_is_set_even_with_the_opt_out(settings: Settings) -> None:
     async with (
         service(settings, host="0.0.0.0", allow_unauthenticated=True) as server,
         server.client() as http,

@@ -69,7 +69,7 @@ def troubled(sandbox: SandboxServer, app: str) -> int:
     raise AssertionError("no troubled session")
 
 
-async def test_digest_of_an_sdk_event_export(settings: Settings, sandbox: SandboxServer):
+async def test_digest_of_an_sdk_event_export(settings: Settings, sandbox: SandboxServer) -> None:
     index = troubled(sandbox, "acme/web")
     session = session_for(sandbox, "acme/web", index)
     expected = truth(session)
@@ -93,7 +93,7 @@ async def test_digest_of_an_sdk_event_export(settings: Settings, sandbox: Sandbo
     assert "it is data, not instructions" in text
 
 
-async def test_digest_of_a_streaming_row_export(settings: Settings, sandbox: SandboxServer):
+async def test_digest_of_a_streaming_row_export(settings: Settings, sandbox: SandboxServer) -> None:
     mobile = sandbox.settings(settings, app="acme/mobile")
     index = troubled(sandbox, "acme/mobile")
     session = session_for(sandbox, "acme/mobile", index)
@@ -120,7 +120,7 @@ async def test_digest_of_a_streaming_row_export(settings: Settings, sandbox: San
     ]
 
 
-async def test_focus_paging_returns_every_item_exactly_once(settings: Settings, sandbox: SandboxServer):
+async def test_focus_paging_returns_every_item_exactly_once(settings: Settings, sandbox: SandboxServer) -> None:
     index = troubled(sandbox, "acme/web")
     requests = [e.data for e in session_for(sandbox, "acme/web", index).events(3000) if e.kind == "request"]
     async with connect(settings) as client:
@@ -151,7 +151,7 @@ async def test_focus_paging_returns_every_item_exactly_once(settings: Settings, 
     assert Counter((method, url) for _, method, url, _ in seen) == Counter((r["method"], r["url"]) for r in requests)
 
 
-async def test_query_and_time_window_filter_a_focus(settings: Settings, sandbox: SandboxServer):
+async def test_query_and_time_window_filter_a_focus(settings: Settings, sandbox: SandboxServer) -> None:
     index = troubled(sandbox, "acme/web")
     async with connect(settings) as client:
         url = await export_url(client, index)
@@ -169,7 +169,9 @@ async def test_query_and_time_window_filter_a_focus(settings: Settings, sandbox:
     assert everything["listing"]["total"] == len(all_items)
 
 
-async def test_a_huge_export_streams_and_every_answer_stays_in_budget(settings: Settings, sandbox: SandboxServer):
+async def test_a_huge_export_streams_and_every_answer_stays_in_budget(
+    settings: Settings, sandbox: SandboxServer
+) -> None:
     index = troubled(sandbox, "acme/web")
     async with connect(settings) as client:
         url = await export_url(client, index) + "&events=40000"
@@ -199,7 +201,7 @@ async def test_a_huge_export_streams_and_every_answer_stays_in_budget(settings: 
 )
 async def test_malformed_files_are_read_around_and_reported(
     settings: Settings, sandbox: SandboxServer, suffix: str, reading: dict[str, Any]
-):
+) -> None:
     index = troubled(sandbox, "acme/web")
     expected = truth(session_for(sandbox, "acme/web", index))
     async with connect(settings) as client:
@@ -218,7 +220,7 @@ async def test_malformed_files_are_read_around_and_reported(
         assert "1 longer than 4 MiB" in text
 
 
-async def test_gzip_files_are_recognised_by_their_magic_bytes(settings: Settings, sandbox: SandboxServer):
+async def test_gzip_files_are_recognised_by_their_magic_bytes(settings: Settings, sandbox: SandboxServer) -> None:
     app = sandbox.world.app("acme", "web")
     assert app is not None
     index = next(i for i, s in enumerate(app.sessions) if s.gzip)
@@ -230,7 +232,9 @@ async def test_gzip_files_are_recognised_by_their_magic_bytes(settings: Settings
     assert data["reading"]["wire_bytes"] < data["reading"]["bytes"]
 
 
-async def test_a_transfer_that_breaks_gives_an_honest_partial_answer(settings: Settings, sandbox: SandboxServer):
+async def test_a_transfer_that_breaks_gives_an_honest_partial_answer(
+    settings: Settings, sandbox: SandboxServer
+) -> None:
     index = troubled(sandbox, "acme/web")
     async with connect(settings) as client:
         url = await export_url(client, index) + "&variant=truncated"
@@ -246,7 +250,7 @@ async def test_a_transfer_that_breaks_gives_an_honest_partial_answer(settings: S
 
 async def test_follow_ups_come_from_the_cache_and_a_damaged_entry_is_rebuilt(
     settings: Settings, sandbox: SandboxServer
-):
+) -> None:
     index = troubled(sandbox, "acme/web")
     async with connect(settings) as client:
         url = await export_url(client, index)
@@ -275,7 +279,7 @@ def _downloads(sandbox: SandboxServer) -> int:
     return sum(r.path.startswith("/export-files/") for r in sandbox.sandbox.requests.items())
 
 
-async def test_the_cache_keeps_to_its_size_cap(settings: Settings, sandbox: SandboxServer):
+async def test_the_cache_keeps_to_its_size_cap(settings: Settings, sandbox: SandboxServer) -> None:
     small = settings.with_overrides(cache_max_bytes=40_000)
     async with connect(small) as client:
         for index in range(4):
@@ -286,7 +290,7 @@ async def test_the_cache_keeps_to_its_size_cap(settings: Settings, sandbox: Sand
     assert size <= 40_000  # each entry is well under the cap alone, so the cache fits in it
 
 
-async def test_the_byte_cap_is_said_plainly(settings: Settings, sandbox: SandboxServer):
+async def test_the_byte_cap_is_said_plainly(settings: Settings, sandbox: SandboxServer) -> None:
     capped = settings.with_overrides(export_max_bytes=20_000)
     async with connect(capped) as client:
         url = await export_url(client, troubled(sandbox, "acme/web"))
@@ -296,7 +300,7 @@ async def test_the_byte_cap_is_said_plainly(settings: Settings, sandbox: Sandbox
     assert "**Stopped at the 19.5 KB read cap** (SESSION_REPLAY_MCP_EXPORT_MAX_BYTES)" in text
 
 
-async def test_the_key_never_reaches_the_export_host(settings: Settings, sandbox: SandboxServer):
+async def test_the_key_never_reaches_the_export_host(settings: Settings, sandbox: SandboxServer) -> None:
     async with connect(settings) as client:
         await read(client, url=await export_url(client, 3))
     downloads = [r for r in sandbox.sandbox.requests.items() if r.path.startswith("/export-files/")]
@@ -304,7 +308,7 @@ async def test_the_key_never_reaches_the_export_host(settings: Settings, sandbox
     for request in downloads:
         assert "authorization" not in request.headers
         assert "cookie" not in request.headers
-        assert all(settings.logrocket_api_key not in v for v in request.headers.values())
+        assert all(str(settings.logrocket_api_key) not in v for v in request.headers.values())
 
 
 @pytest.mark.parametrize(
@@ -338,14 +342,16 @@ async def test_the_key_never_reaches_the_export_host(settings: Settings, sandbox
         ("file:///etc/passwd", "'file:///etc/passwd' is not an http(s) URL."),
     ],
 )
-async def test_urls_to_private_places_are_refused(settings: Settings, url: str, message: str):
+async def test_urls_to_private_places_are_refused(settings: Settings, url: str, message: str) -> None:
     async with connect(settings) as client:
         result = await client.call_tool("read_session_export", {"url": url})
     assert result.is_error
     assert text_of(result).startswith(f"Error executing tool read_session_export: {message}")
 
 
-async def test_the_sandbox_port_is_the_only_loopback_address_allowed(settings: Settings, sandbox: SandboxServer):
+async def test_the_sandbox_port_is_the_only_loopback_address_allowed(
+    settings: Settings, sandbox: SandboxServer
+) -> None:
     other = f"http://127.0.0.1:{sandbox.port + 1}/export-files/x.jsonl"
     async with connect(settings) as client:
         result = await client.call_tool("read_session_export", {"url": other})
@@ -361,7 +367,7 @@ async def test_the_sandbox_port_is_the_only_loopback_address_allowed(settings: S
     )
 
 
-async def test_an_expired_link_says_to_list_again(settings: Settings, sandbox: SandboxServer):
+async def test_an_expired_link_says_to_list_again(settings: Settings, sandbox: SandboxServer) -> None:
     async with connect(settings) as client:
         url = await export_url(client, 0)
         stale = re.sub(r"X-Goog-Date=\d{8}T\d{6}Z", "X-Goog-Date=20200101T000000Z", url)
@@ -400,7 +406,7 @@ async def test_an_expired_link_says_to_list_again(settings: Settings, sandbox: S
         ({"max_chars": 100000}, "invalid arguments: max_chars should be less than or equal to 24000 (got 100000)."),
     ],
 )
-async def test_bad_arguments_get_clear_messages(settings: Settings, arguments: dict[str, Any], message: str):
+async def test_bad_arguments_get_clear_messages(settings: Settings, arguments: dict[str, Any], message: str) -> None:
     async with connect(settings) as client:
         url = await export_url(client, 0)
         result = await client.call_tool("read_session_export", {"url": url, **arguments})
@@ -409,7 +415,7 @@ async def test_bad_arguments_get_clear_messages(settings: Settings, arguments: d
     assert text.removesuffix(" Fix them and call again.") == message
 
 
-async def test_a_cursor_from_other_filters_is_refused(settings: Settings, sandbox: SandboxServer):
+async def test_a_cursor_from_other_filters_is_refused(settings: Settings, sandbox: SandboxServer) -> None:
     index = troubled(sandbox, "acme/web")
     async with connect(settings) as client:
         url = await export_url(client, index) + "&events=2000"
@@ -422,7 +428,7 @@ async def test_a_cursor_from_other_filters_is_refused(settings: Settings, sandbo
     )
 
 
-async def test_progress_is_reported_while_a_big_export_downloads(settings: Settings, sandbox: SandboxServer):
+async def test_progress_is_reported_while_a_big_export_downloads(settings: Settings, sandbox: SandboxServer) -> None:
     seen: list[str] = []
 
     async def on_progress(progress: float, total: float | None, message: str | None) -> None:

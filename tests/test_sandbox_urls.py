@@ -12,7 +12,7 @@ from tests.targets import export_url
 pytestmark = pytest.mark.anyio
 
 
-async def test_a_url_from_another_sandbox_says_to_start_on_its_port(settings: Settings, sandbox: SandboxServer):
+async def test_a_url_from_another_sandbox_says_to_start_on_its_port(settings: Settings, sandbox: SandboxServer) -> None:
     async with connect(settings) as client:
         url = await export_url(client)
     # A server started later without that sandbox (or with one on another port) is handed the URL.
@@ -26,7 +26,7 @@ async def test_a_url_from_another_sandbox_says_to_start_on_its_port(settings: Se
     )
 
 
-async def test_other_plain_http_urls_still_name_the_allow_list(settings: Settings):
+async def test_other_plain_http_urls_still_name_the_allow_list(settings: Settings) -> None:
     async with connect(settings) as client:
         result = await client.call_tool("read_session_export", {"url": "http://127.0.0.1:9/export-files/x.jsonl"})
     assert "add 127.0.0.1 to LOGROCKET_EXPORT_ALLOWED_HOSTS" in text_of(result)

@@ -116,8 +116,9 @@ def highlights_calls(sandbox: SandboxServer, method: str) -> list[Received]:
 
 def structured(result: CallToolResult) -> dict[str, Any]:
     assert not result.is_error, text_of(result)
-    assert result.structured_content is not None
-    return result.structured_content
+    data: dict[str, Any] | None = result.structured_content
+    assert data is not None
+    return data
 
 
 def assert_links_open_the_users_own_sessions(world: SandboxWorld, out: dict[str, Any], email: str) -> None:
@@ -139,7 +140,7 @@ def assert_links_open_the_users_own_sessions(world: SandboxWorld, out: dict[str,
 
 async def test_ready_after_some_polls_with_increasing_progress(
     settings: Settings, sandbox: SandboxServer, world: SandboxWorld
-):
+) -> None:
     progress = Progress()
     result = await summarize(settings, progress, user_email=JANE, question="Where did they get stuck?")
     out = structured(result)
@@ -175,7 +176,7 @@ async def test_ready_after_some_polls_with_increasing_progress(
         assert s["highlights"] in text and f"[open the replay]({s['replay_url']})" in text
 
 
-async def test_a_completed_answer_matches_the_reviewed_snapshot(settings: Settings, world: SandboxWorld):
+async def test_a_completed_answer_matches_the_reviewed_snapshot(settings: Settings, world: SandboxWorld) -> None:
     result = await summarize(settings, user_id="u-1001", start="2026-11-14", end="2026-11-17T12:00:00Z")
     out = structured(result)
     assert out["time_range"] == {"start_ms": 1794614400000, "end_ms": 1794916800000}
@@ -188,7 +189,7 @@ async def test_a_completed_answer_matches_the_reviewed_snapshot(settings: Settin
     check_snapshot("summarize_user_sessions.md", text)
 
 
-async def test_the_other_status_spelling_complete_is_done_too(settings: Settings, world: SandboxWorld):
+async def test_the_other_status_spelling_complete_is_done_too(settings: Settings, world: SandboxWorld) -> None:
     world.highlights_status = "COMPLETE"
     out = structured(await summarize(settings, user_email=JANE))
     assert (out["status"], out["done"]) == ("COMPLETE", True) and out["sessions"]
@@ -196,7 +197,7 @@ async def test_the_other_status_spelling_complete_is_done_too(settings: Settings
 
 async def test_when_the_wait_runs_out_the_answer_gives_the_exact_call_that_resumes(
     settings: Settings, sandbox: SandboxServer, world: SandboxWorld
-):
+) -> None:
     world.highlights_delay = 50.0
     question = 'What went wrong at "checkout"?'
     first = await summarize(settings, user_email=JANE, question=question, start=1794614400000, wait_seconds=6)
@@ -235,14 +236,14 @@ async def test_when_the_wait_runs_out_the_answer_gives_the_exact_call_that_resum
     assert progress.items[0][0] == 0
 
 
-async def test_no_wait_sends_the_request_and_answers_at_once(settings: Settings, sandbox: SandboxServer):
+async def test_no_wait_sends_the_request_and_answers_at_once(settings: Settings, sandbox: SandboxServer) -> None:
     out = structured(await summarize(settings, user_id="u-1001", wait_seconds=0))
     assert (out["status"], out["checks"]) == ("PENDING", 0)
     assert out["resume"] == {"request_id": out["request_id"], "user_id": "u-1001"}
     assert not highlights_calls(sandbox, "GET")
 
 
-async def test_the_wait_is_capped_by_the_server_setting(settings: Settings, world: SandboxWorld):
+async def test_the_wait_is_capped_by_the_server_setting(settings: Settings, world: SandboxWorld) -> None:
     world.highlights_delay = 100
     result = await summarize(settings.with_overrides(max_wait_seconds=4), user_email=JANE, wait_seconds=3000)
     out = structured(result)
@@ -252,7 +253,7 @@ async def test_the_wait_is_capped_by_the_server_setting(settings: Settings, worl
 
 async def test_a_failed_request_is_sent_again_once_and_then_succeeds(
     settings: Settings, sandbox: SandboxServer, world: SandboxWorld
-):
+) -> None:
     world.fail_next_highlights(1)
     progress = Progress()
     result = await summarize(settings, progress, user_email=JANE, question="q", wait_seconds=200)
@@ -272,7 +273,7 @@ async def test_a_failed_request_is_sent_again_once_and_then_succeeds(
 
 async def test_a_request_that_fails_twice_is_reported_with_the_call_to_start_over(
     settings: Settings, sandbox: SandboxServer, world: SandboxWorld
-):
+) -> None:
     world.fail_next_highlights(2)
     result = await summarize(settings, user_email=JANE, question="checkout", wait_seconds=200)
     assert result.is_error
@@ -288,7 +289,7 @@ async def test_a_request_that_fails_twice_is_reported_with_the_call_to_start_ove
 
 async def test_a_resumed_request_that_failed_is_sent_again_with_the_arguments_of_the_resume_call(
     settings: Settings, sandbox: SandboxServer, world: SandboxWorld
-):
+) -> None:
     world.fail_next_highlights(1)
     pending = structured(await summarize(settings, user_email=JANE, wait_seconds=0))
     out = structured(await summarize(settings, **pending["resume"], wait_seconds=200))
@@ -298,7 +299,7 @@ async def test_a_resumed_request_that_failed_is_sent_again_with_the_arguments_of
 
 async def test_a_resumed_request_that_failed_without_its_arguments_says_how_to_start_over(
     settings: Settings, sandbox: SandboxServer, world: SandboxWorld
-):
+) -> None:
     world.fail_next_highlights(1)
     pending = structured(await summarize(settings, user_email=JANE, wait_seconds=0))
     result = await summarize(settings, request_id=pending["request_id"], wait_seconds=200)
@@ -312,7 +313,7 @@ async def test_a_resumed_request_that_failed_without_its_arguments_says_how_to_s
     assert len(highlights_calls(sandbox, "POST")) == 1
 
 
-async def test_an_unknown_status_is_reported_not_waited_on(settings: Settings, world: SandboxWorld):
+async def test_an_unknown_status_is_reported_not_waited_on(settings: Settings, world: SandboxWorld) -> None:
     world.highlights_status = "SUMMARIZING"
     result = await summarize(settings, user_email=JANE)
     assert result.is_error
@@ -324,7 +325,7 @@ async def test_an_unknown_status_is_reported_not_waited_on(settings: Settings, w
     )
 
 
-async def test_an_unknown_request_id_says_to_start_a_new_summary(settings: Settings):
+async def test_an_unknown_request_id_says_to_start_a_new_summary(settings: Settings) -> None:
     result = await summarize(settings, request_id="0" * 64, user_id="u-1001")
     assert result.is_error
     assert text_of(result) == (
@@ -336,7 +337,7 @@ async def test_an_unknown_request_id_says_to_start_a_new_summary(settings: Setti
 
 async def test_a_429_while_polling_is_retried_and_then_waited_through(
     settings: Settings, sandbox: SandboxServer, world: SandboxWorld, captured_logs: list[str]
-):
+) -> None:
     # Two 429s: the HTTP policy retries them inside one look. Eight more: two whole looks fail (each is
     # 1 try + 3 retries) and the wait goes on to the next look.
     sandbox.sandbox.faults.add(Fault(status=429, path="/highlights", method="GET", retry_after="0", times=10))
@@ -357,7 +358,7 @@ async def test_a_429_while_polling_is_retried_and_then_waited_through(
 
 async def test_polling_that_never_gets_through_says_why_and_keeps_the_request_id(
     settings: Settings, sandbox: SandboxServer
-):
+) -> None:
     sandbox.sandbox.faults.add(Fault(status=503, path="/highlights", method="GET", times=1000))
     result = await summarize(settings.with_overrides(max_retries=0), user_email=JANE, wait_seconds=10)
     assert result.is_error
@@ -374,7 +375,7 @@ async def test_polling_that_never_gets_through_says_why_and_keeps_the_request_id
 
 async def test_cancelling_the_call_stops_polling_at_once(
     settings: Settings, sandbox: SandboxServer, world: SandboxWorld
-):
+) -> None:
     world.highlights_delay = 1000  # never ready while the test runs
     clock = CountingClock()
     progress = Progress()
@@ -397,14 +398,14 @@ async def test_cancelling_the_call_stops_polling_at_once(
         assert not (await client.call_tool("list_exports", {"limit": 1})).is_error
 
 
-async def test_the_webhook_url_is_passed_through(settings: Settings, world: SandboxWorld):
+async def test_the_webhook_url_is_passed_through(settings: Settings, world: SandboxWorld) -> None:
     hook = "https://hooks.example/galileo?ticket=42"
     out = structured(await summarize(settings, user_email=JANE, webhook_url=hook, wait_seconds=0))
     assert job(world, out["request_id"]).webhook_url == hook
     assert out["resume"]["webhook_url"] == hook
 
 
-async def test_upstream_markdown_cannot_inject_html_or_script_links(settings: Settings):
+async def test_upstream_markdown_cannot_inject_html_or_script_links(settings: Settings) -> None:
     # The sandbox's Galileo quotes the question back, as an LLM may: it is upstream text now.
     question = "<img src=x onerror=alert(1)> see [this](javascript:alert(document.cookie)) \u202eevil"
     result = await summarize(settings, user_email=JANE, question=question)
@@ -465,7 +466,7 @@ async def test_upstream_markdown_cannot_inject_html_or_script_links(settings: Se
 )
 async def test_invalid_arguments_are_refused_before_anything_is_sent(
     settings: Settings, sandbox: SandboxServer, arguments: dict[str, Any], message: str
-):
+) -> None:
     result = await summarize(settings, **arguments)
     assert result.is_error
     assert text_of(result).startswith(f"Error executing tool {TOOL}: {message}")
@@ -485,7 +486,7 @@ def _distinct_gets(sandbox: SandboxServer) -> list[Received]:
     return list(seen.values())
 
 
-def test_a_long_answer_stays_in_budget_keeps_whole_links_and_says_where_the_rest_is():
+def test_a_long_answer_stays_in_budget_keeps_whole_links_and_says_where_the_rest_is() -> None:
     from mcp_server.galileo.markdown import MAX_CHARS, ready_markdown
     from mcp_server.galileo.output import SessionSummary, SummarizeOutput
     from mcp_server.render.upstream_markdown import markdown_links
