@@ -41,7 +41,7 @@ RETRIES = 2  # SESSION_REPLAY_MCP_MAX_RETRIES in these tests
 # Time is part of only two faults, and each gets the one limit it is about; every other limit is PATIENT, so
 # that no attempt ends (or is repeated) because a busy machine answered slowly.
 READ_TIMEOUT = 0.2  # stall: an answer held back 1 s always misses it, however slow the machine
-DEADLINE = 0.8  # trickle: SESSION_REPLAY_MCP_UPSTREAM_DEADLINE and SESSION_REPLAY_MCP_EXPORT_TIME_BUDGET
+DEADLINE = 0.5  # trickle: SESSION_REPLAY_MCP_UPSTREAM_DEADLINE and SESSION_REPLAY_MCP_EXPORT_TIME_BUDGET
 PATIENT = 20.0
 # The wall-time checks only tell "the limit ended it" from "it ran its course" (a trickled answer takes tens of
 # seconds): far more slack than any scheduler needs.
