@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
@@ -60,7 +60,6 @@ class LogRocketUser:
     name: str | None
     email: str | None
     traits: dict[str, str]
-    raw: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -90,7 +89,6 @@ class HighlightsStatus:
 @dataclass(frozen=True)
 class ExportFile:
     url: str
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -180,7 +178,7 @@ class LogRocketClient:
             if isinstance(item, str) and item:
                 files.append(ExportFile(item))
             elif isinstance(item, dict) and isinstance(item.get("url"), str) and item["url"]:
-                files.append(ExportFile(item["url"], {k: v for k, v in item.items() if k != "url"}))
+                files.append(ExportFile(item["url"]))
             else:
                 skipped += 1
         return ExportPage(cursor=_opaque(data.get("cursor")), files=files, skipped=skipped)
@@ -388,7 +386,6 @@ def _user(data: dict[str, Any], *, fallback_id: str) -> LogRocketUser:
         name=name if isinstance(name, str) else None,
         email=email if isinstance(email, str) else None,
         traits=traits,
-        raw=data,
     )
 
 

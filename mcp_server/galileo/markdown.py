@@ -5,11 +5,10 @@ from __future__ import annotations
 import json
 
 from mcp_server.galileo.output import SummarizeOutput
-from mcp_server.galileo.progress import duration
 from mcp_server.render.budget import Budget
 from mcp_server.render.markdown import code, plain
 from mcp_server.render.upstream_markdown import clip_markdown
-from mcp_server.timeparse import iso
+from mcp_server.timeparse import duration, iso
 
 TOOL = "summarize_user_sessions"
 MAX_CHARS = 20_000

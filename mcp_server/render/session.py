@@ -13,6 +13,7 @@ from typing import Any, assert_never
 
 import orjson
 
+from mcp_server import timeparse
 from mcp_server.exports.focus import (
     FOCUSES,
     ConsoleRow,
@@ -49,18 +50,7 @@ def offset(t: int | None, start: int | None) -> str:
 
 
 def duration(ms: int | None) -> str:
-    if ms is None:
-        return "?"
-    if ms < 1000:
-        return f"{ms} ms"
-    seconds = ms // 1000
-    if seconds < 60:
-        return f"{ms / 1000:.1f} s"
-    minutes, secs = divmod(seconds, 60)
-    if minutes < 60:
-        return f"{minutes} min {secs} s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes} min"
+    return "?" if ms is None else timeparse.duration(ms / 1000, fine=True)
 
 
 def size(n: int) -> str:

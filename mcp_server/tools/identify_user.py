@@ -10,8 +10,10 @@ from pydantic import AfterValidator, BaseModel, Field, StrictBool, StrictInt, St
 from mcp_server.errors import InputError
 from mcp_server.render.budget import Budget
 from mcp_server.render.markdown import code, table_head, table_row
+from mcp_server.tools.arguments import MAX_TEXT
 from mcp_server.tools.output import answer
 from mcp_server.tools.runtime import ToolContext, runtime
+from mcp_server.tools.spec import ToolSpec
 from mcp_server.validation import email_address
 
 NAME = "identify_user"
@@ -23,8 +25,9 @@ ANNOTATIONS = ToolAnnotations(
     idempotent_hint=True,  # the same call twice leaves the same record
     open_world_hint=True,
 )
+# Its line in the server's instructions.
+INSTRUCTIONS = f"- {NAME}: set a user's name, email and traits in LogRocket (it writes)."
 MAX_CHARS = 12_000
-MAX_TEXT = 1024  # LogRocket's limit for the id, name, email and each trait key and value
 
 TraitKey = Annotated[str, StringConstraints(min_length=1, max_length=MAX_TEXT)]
 TraitValue = Annotated[str, StringConstraints(max_length=MAX_TEXT)] | StrictBool | StrictInt | None
@@ -128,3 +131,6 @@ def _markdown(out: IdentifyUserOutput) -> str:
             "every trait is in the structured result (user.traits)."
         )
     return budget.close("\n" + "\n".join(note_lines) if note_lines else "")
+
+
+TOOL = ToolSpec(NAME, TITLE, identify_user, ANNOTATIONS, INSTRUCTIONS)

@@ -15,8 +15,10 @@ from mcp_server.render.budget import Budget
 from mcp_server.render.markdown import Markup, code, table_head, table_row
 from mcp_server.settings import AppRef
 from mcp_server.timeparse import iso, now_ms, parse_instant
+from mcp_server.tools.arguments import NonNegative, TimeText
 from mcp_server.tools.output import answer
 from mcp_server.tools.runtime import ToolContext, runtime
+from mcp_server.tools.spec import ToolSpec
 
 NAME = "list_exports"
 TITLE = "List exported LogRocket sessions"
@@ -27,11 +29,16 @@ ANNOTATIONS = ToolAnnotations(
     idempotent_hint=True,
     open_world_hint=True,
 )
+# Its line in the server's instructions.
+INSTRUCTIONS = (
+    f"- {NAME}: "
+    "find exported sessions by time. LogRocket exports each finished session as one JSON Lines file "
+    "(about an hour after it ends); page with the returned cursor, or start at a time with since. The "
+    "list does not say whose session each file is: read_session_export's digest does."
+)
 MAX_CHARS = 40_000
 
 Cursor = Annotated[str, StringConstraints(min_length=1, max_length=512)]
-TimeText = Annotated[str, StringConstraints(min_length=1, max_length=64)]
-NonNegative = Annotated[int, Field(ge=0)]
 
 
 class ExportedSession(BaseModel):
@@ -109,7 +116,7 @@ def _session(url: str, info: ExportUrlInfo, app: AppRef) -> ExportedSession:
         session_id=info.session_id,
         replay_url=info.replay_url(app.org, app.app),
         recorded_on=info.recorded_on,
-        expires_at=info.expires_at.isoformat().replace("+00:00", "Z") if info.expires_at else None,
+        expires_at=iso(round(info.expires_at.timestamp() * 1000)) if info.expires_at else None,
     )
 
 
@@ -201,3 +208,6 @@ def _expiry(expires_at: str | None, now: datetime) -> str:
     if seconds < 172800:
         return f"in {seconds / 3600:.0f} h"
     return f"in {seconds / 86400:.0f} d"
+
+
+TOOL = ToolSpec(NAME, TITLE, list_exports, ANNOTATIONS, INSTRUCTIONS)

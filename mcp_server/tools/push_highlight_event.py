@@ -6,7 +6,6 @@ import copy
 import json
 import math
 import re
-from datetime import UTC, datetime
 from typing import Annotated
 
 from mcp_types import CallToolResult, ToolAnnotations
@@ -18,8 +17,10 @@ from mcp_server.adapters.http import shared_deadline
 from mcp_server.errors import InputError
 from mcp_server.render.budget import Budget
 from mcp_server.render.markdown import Markup, code, table_head, table_row
+from mcp_server.timeparse import iso
 from mcp_server.tools.output import answer
 from mcp_server.tools.runtime import ToolContext, runtime
+from mcp_server.tools.spec import ToolSpec
 
 NAME = "push_highlight_event"
 TITLE = "Record an event in a Highlight session"
@@ -31,6 +32,12 @@ ANNOTATIONS = ToolAnnotations(
     destructive_hint=True,
     idempotent_hint=False,  # every call records another event, and without a session id starts another session
     open_world_hint=True,
+)
+# Its line in the server's instructions.
+INSTRUCTIONS = (
+    f"- {NAME}: "
+    "record a custom event with properties in a Highlight.io session, optionally identifying its user; "
+    "starts a new session unless given session_secure_id (it writes)."
 )
 MAX_CHARS = 12_000
 MAX_ITEMS = 100  # properties, traits or session properties per call
@@ -208,7 +215,7 @@ async def push_highlight_event(
         event=EventSent(
             name=event,
             properties=props,
-            timestamp=_iso_ms(pushed.timestamp_ms),
+            timestamp=iso(pushed.timestamp_ms, milliseconds=True),
             payload_id=pushed.payload_id,
             payload=pushed.payload,
         ),
@@ -344,10 +351,8 @@ def _markdown(out: PushHighlightEventOutput, project_number: str | None, no_link
     return budget.close(closing_text)
 
 
-def _iso_ms(ms: int) -> str:
-    """Always with milliseconds, so every answer has the same shape."""
-    return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 def _count(n: int, singular: str, plural: str | None = None) -> str:
     return f"{n} {singular if n == 1 else (plural or singular + 's')}"
+
+
+TOOL = ToolSpec(NAME, TITLE, push_highlight_event, ANNOTATIONS, INSTRUCTIONS)

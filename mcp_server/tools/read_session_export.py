@@ -19,6 +19,7 @@ from mcp_server.render.markdown import code
 from mcp_server.timeparse import iso
 from mcp_server.tools.output import answer
 from mcp_server.tools.runtime import ToolContext, runtime
+from mcp_server.tools.spec import ToolSpec
 
 NAME = "read_session_export"
 TITLE = "Read an exported LogRocket session"
@@ -28,6 +29,13 @@ ANNOTATIONS = ToolAnnotations(
     destructive_hint=False,
     idempotent_hint=True,
     open_world_hint=True,
+)
+# Its line in the server's instructions.
+INSTRUCTIONS = (
+    f"- {NAME}: "
+    "what happened in one session (a URL from list_exports): a digest first, then focus on errors, "
+    "network, console, ... with query/start/end and cursor paging; re-reads of the same export are "
+    "instant."
 )
 DEFAULT_CHARS = 20_000
 MAX_CHARS = 24_000  # about 6k tokens of ASCII; well under hosts' 25k-token cut even for dense scripts
@@ -284,3 +292,6 @@ def _digest(summary: SessionSummary) -> Digest:
         timeline=capped("timeline", timeline, len(timeline), room=TIMELINE_SIZE),  # already the best few
         omitted=omitted,
     )
+
+
+TOOL = ToolSpec(NAME, TITLE, read_session_export, ANNOTATIONS, INSTRUCTIONS)

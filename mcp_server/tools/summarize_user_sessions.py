@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from mcp_types import CallToolResult, ToolAnnotations
-from pydantic import AfterValidator, Field, StringConstraints
+from pydantic import AfterValidator, Field
 
 from mcp_server.adapters.errors import UpstreamError, UpstreamNotFound
 from mcp_server.adapters.logrocket import HighlightsResult
@@ -32,8 +32,10 @@ from mcp_server.render.markdown import snippet
 from mcp_server.render.upstream_markdown import clip_markdown, markdown_links, sanitize_markdown
 from mcp_server.settings import MAX_WAIT_LIMIT, AppRef
 from mcp_server.timeparse import iso, now_ms, parse_instant
+from mcp_server.tools.arguments import MAX_TEXT, NonNegative, TimeText
 from mcp_server.tools.output import answer
 from mcp_server.tools.runtime import ToolContext, runtime
+from mcp_server.tools.spec import ToolSpec
 from mcp_server.validation import email_address, web_url
 from mcp_server.webhook import check_webhook
 
@@ -50,14 +52,18 @@ ANNOTATIONS = ToolAnnotations(
     idempotent_hint=False,
     open_world_hint=True,
 )
+# Its line in the server's instructions.
+INSTRUCTIONS = (
+    f"- {NAME}: "
+    "LogRocket Galileo's summary of what one user did in their recent sessions (by email or user id), "
+    "with links to the moments in the replays. Generation takes 1 to 3 minutes: if the answer says it is "
+    "still pending, make the exact resume call it gives."
+)
 DEFAULT_WAIT = 50.0  # under the ~60 s after which Claude Desktop has cut tool calls
-MAX_TEXT = 1024  # LogRocket's limit for user ids and emails
 FIELD_CHARS = 100_000  # upstream Markdown kept per field of the structured result
 DAY_MS = 86_400_000
 DEFAULT_WINDOW_MS = 30 * DAY_MS  # LogRocket's own window when no time range is sent
 
-TimeText = Annotated[str, StringConstraints(min_length=1, max_length=64)]
-NonNegative = Annotated[int, Field(ge=0)]
 _TIME_FORMS = "epoch milliseconds, an ISO-8601 date or date-time (UTC unless it has an offset), or an age such as 7d"
 
 
@@ -324,3 +330,6 @@ def _failed_twice(first: str, second: str, body: dict[str, Any], resume: dict[st
         f"{second}. LogRocket gives no reason. Try again in a few minutes, or with a narrower question or time "
         f"range: call {start_over}."
     )
+
+
+TOOL = ToolSpec(NAME, TITLE, summarize_user_sessions, ANNOTATIONS, INSTRUCTIONS)
