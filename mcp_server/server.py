@@ -25,9 +25,9 @@ from mcp_server.errors import ConfigError, UserFacingError
 from mcp_server.exports.reader import ExportReader
 from mcp_server.guide import PROMPTS, instructions
 from mcp_server.redact import process_redactor
-from mcp_server.render.text import clean_text
 from mcp_server.schema import inline_definitions
 from mcp_server.settings import Settings
+from mcp_server.text import clean_text
 from mcp_server.tools import ALL_TOOLS, TOOL_NAMES
 from mcp_server.tools.runtime import Runtime
 from mcp_server.tools.spec import ToolSpec

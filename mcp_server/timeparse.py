@@ -7,7 +7,7 @@ import time
 from datetime import UTC, date, datetime, timedelta
 
 from mcp_server.errors import InputError
-from mcp_server.render.text import clean_text
+from mcp_server.text import clean_text
 
 _RELATIVE = re.compile(r"^(\d+(?:\.\d+)?)\s*(m|min|mins|minutes?|h|hrs?|hours?|d|days?|w|weeks?)(?:\s+ago)?$")
 _UNIT_SECONDS = {"m": 60, "h": 3600, "d": 86400, "w": 604800}

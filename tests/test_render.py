@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from mcp_server.redact import REDACTED, Redactor
 from mcp_server.render.budget import Budget
 from mcp_server.render.markdown import code, plain, table
-from mcp_server.render.text import clean_text, truncate
+from mcp_server.text import clean_text, truncate
 
 
 def test_code_spans_hold_any_backticks() -> None:
@@ -37,3 +38,11 @@ def test_budget_never_exceeds_its_limit() -> None:
     assert budget.add("a" * 30)
     assert not budget.add("b" * 20)
     assert len(budget.close("c" * 10)) <= 50
+
+
+def test_a_redactor_passed_to_truncate_runs_before_the_cut() -> None:
+    key = "acme:web:Sk0123456789abcdefghijklmnopqrstuv"
+    text = "upstream said: bad key " + key + " (check it)"
+    limit = text.index(key) + 26  # the cut would leave a piece of the key too short to be recognised later
+    assert Redactor([key])(truncate(text, limit)) == truncate(text, limit)  # the piece alone is not found
+    assert truncate(text, limit, Redactor([key])) == f"upstream said: bad key {REDACTED} (check it)"

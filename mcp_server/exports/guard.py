@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import httpx2
 
 from mcp_server.errors import UserFacingError
-from mcp_server.render.text import clean_text
+from mcp_server.text import clean_text
 
 ALLOWED_HOSTS_VAR = "LOGROCKET_EXPORT_ALLOWED_HOSTS"
 _METADATA = {ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254")}
