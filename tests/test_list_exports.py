@@ -7,10 +7,10 @@ import re
 
 import pytest
 
+from mcp_server.results.list_exports import MAX_CHARS
 from mcp_server.sandbox.server import SandboxServer
 from mcp_server.sandbox.world import CURSOR_SCALE
 from mcp_server.settings import Settings
-from mcp_server.tools.list_exports import MAX_CHARS
 from tests.conftest import check_snapshot, connect, normalize, text_of
 
 pytestmark = pytest.mark.anyio
@@ -203,8 +203,7 @@ async def test_the_cursor_survives_a_json_round_trip_as_text(settings: Settings)
 
 
 def test_rows_that_do_not_fit_are_cut_with_the_call_that_gets_them() -> None:
-    from mcp_server.exports.urlinfo import inspect_export_url
-    from mcp_server.tools.list_exports import ExportedSession, ListExportsOutput, _markdown
+    from mcp_server.results.list_exports import ExportedSession, ListExportsOutput
 
     urls = [
         f"https://storage.googleapis.com/lr-exports/acme/web/2026-11-15/{i:04d}.jsonl?sig={'x' * 700}"
@@ -221,9 +220,15 @@ def test_rows_that_do_not_fit_are_cut_with_the_call_that_gets_them() -> None:
         for u in urls
     ]
     out = ListExportsOutput(
-        app_id="acme/web", count=100, sessions=sessions, next_cursor="99", more_available=True, since_ms=None
+        app_id="acme/web",
+        count=100,
+        sessions=sessions,
+        next_cursor="99",
+        more_available=True,
+        since_ms=None,
+        cursor_sent="42",
     )
-    text = _markdown(out, [inspect_export_url(u) for u in urls], 0, "42")
+    text = out.render()
     assert len(text) <= MAX_CHARS
     shown = re.findall(r"^\d+\. `(http[^`]+)`$", text, flags=re.MULTILINE)
     assert 0 < len(shown) < 100
@@ -235,3 +240,33 @@ def test_rows_that_do_not_fit_are_cut_with_the_call_that_gets_them() -> None:
         f"limit={len(shown)})` and continue from its cursor." in text
     )
     assert text.endswith('**More sessions:** call `list_exports(cursor="99")` for the next page.')
+
+
+def test_expiry_is_a_time_in_the_structured_result_and_an_age_in_the_markdown() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from mcp_server.results.list_exports import ExportedSession, ListExportsOutput
+
+    expires = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=2, minutes=1)
+    session = ExportedSession(
+        url="https://storage.googleapis.com/lr-exports/acme/web/2026-11-15/0001.jsonl.gz",
+        session_id=None,
+        replay_url=None,
+        recorded_on="2026-11-15",
+        expires_at=expires,
+        compressed=True,
+    )
+    out = ListExportsOutput(
+        app_id="acme/web", count=1, sessions=[session], next_cursor=None, more_available=False, since_ms=None
+    )
+    data = out.model_dump(mode="json")
+    # The file format is shown, not part of the (reviewed) output schema; the expiry is this server's UTC text.
+    assert data["sessions"][0] == {
+        "url": session.url,
+        "session_id": None,
+        "replay_url": None,
+        "recorded_on": "2026-11-15",
+        "expires_at": expires.strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+    assert "| 1 | 2026-11-15 | ? | JSON Lines, gzip | in 2 h |" in out.render()
+    assert ListExportsOutput.model_validate(data).sessions[0].expires_at == expires  # as clients' data reads back

@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 from mcp import Client
 
+from mcp_server.results.read_session_export import MAX_CHARS
 from mcp_server.sandbox.faults import Fault
 from mcp_server.sandbox.server import SandboxServer
 from mcp_server.sandbox.sessions import SyntheticSession
 from mcp_server.settings import Settings
-from mcp_server.tools.read_session_export import MAX_CHARS
 from tests.conftest import check_snapshot, connect, normalize, text_of
 
 pytestmark = pytest.mark.anyio

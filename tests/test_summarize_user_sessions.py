@@ -488,9 +488,8 @@ def _distinct_gets(sandbox: SandboxServer) -> list[Received]:
 
 
 def test_a_long_answer_stays_in_budget_keeps_whole_links_and_says_where_the_rest_is() -> None:
-    from mcp_server.galileo.markdown import MAX_CHARS, ready_markdown
-    from mcp_server.galileo.output import SessionSummary, SummarizeOutput
     from mcp_server.render.upstream_markdown import markdown_links
+    from mcp_server.results.summarize_user_sessions import MAX_CHARS, SessionSummary, SummarizeOutput
 
     link = "https://app.logrocket.com/acme/web/s/1-40ae6b45-905f-4947-860f-a24b97d8df00/0?t=1794879922040"
     moment = f"- [A moment]({link}): the user clicked Save again and again.\n"
@@ -519,7 +518,7 @@ def test_a_long_answer_stays_in_budget_keeps_whole_links_and_says_where_the_rest
         waited_seconds=95.0,
         resume=None,
     )
-    text = ready_markdown(out)
+    text = out.render()
     assert len(text) <= MAX_CHARS
     assert set(markdown_links(text)) == {link} and text.count("](") == text.count(f"]({link})")
     assert re.search(

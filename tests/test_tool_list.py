@@ -107,3 +107,16 @@ def test_a_tool_module_says_everything_about_itself() -> None:
         ) == (module.NAME, module.TITLE, module.ANNOTATIONS, module.INSTRUCTIONS)
     with pytest.raises(ValueError, match="must start with '- list_exports: '"):
         ToolSpec("list_exports", "t", lambda: None, ALL_TOOLS[0].annotations, "lists exports")
+
+
+def test_every_tool_answers_with_one_typed_result_that_renders_itself() -> None:
+    import typing
+
+    from mcp_server.results.base import ToolResult
+
+    for spec in ALL_TOOLS:
+        returns = typing.get_type_hints(spec.fn, include_extras=True)["return"]
+        output = typing.get_args(returns)[1]  # Annotated[CallToolResult, <its result model>]
+        assert issubclass(output, ToolResult), spec.name
+        assert output.render is not ToolResult.render, spec.name
+        assert output.__module__ == f"mcp_server.results.{spec.name}", spec.name

@@ -23,17 +23,16 @@ from mcp_server.adapters.errors import UpstreamError, UpstreamNotFound
 from mcp_server.adapters.logrocket import HighlightsResult
 from mcp_server.adapters.paths import replay_url
 from mcp_server.errors import InputError, UserFacingError
-from mcp_server.galileo.markdown import call_text, pending_markdown, ready_markdown
-from mcp_server.galileo.output import SessionSummary, SummarizeOutput, TimeRange
 from mcp_server.galileo.progress import ProgressReporter, failure_reason
 from mcp_server.galileo.schedule import DEFAULT_SCHEDULE
 from mcp_server.galileo.wait import Outcome, Waiter
 from mcp_server.render.markdown import snippet
 from mcp_server.render.upstream_markdown import clip_markdown, markdown_links, sanitize_markdown
+from mcp_server.results.base import answer
+from mcp_server.results.summarize_user_sessions import SessionSummary, SummarizeOutput, TimeRange, call_text
 from mcp_server.settings import MAX_WAIT_LIMIT, AppRef
 from mcp_server.timeparse import iso, now_ms, parse_instant
 from mcp_server.tools.arguments import MAX_TEXT, NonNegative, TimeText
-from mcp_server.tools.output import answer
 from mcp_server.tools.runtime import ToolContext, runtime
 from mcp_server.tools.spec import ToolSpec
 from mcp_server.validation import email_address, web_url
@@ -181,7 +180,7 @@ async def summarize_user_sessions(
         current = await lr.request_highlights(body)
         outcome = await _wait(waiter, current, until, resumed=False, resume=resume_args(current))
         if outcome.kind == "failed":
-            raise UserFacingError(_failed_twice(retried, current, body, resume_args(current)))
+            raise UserFacingError(_failed_twice(retried, current, user_email or user_id, resume_args(current)))
     if outcome.kind == "unknown":
         raise UserFacingError(
             f"LogRocket answered highlights request {current} with status {snippet(outcome.status or '', 60)}, "
@@ -214,16 +213,16 @@ async def summarize_user_sessions(
                 f"again, call {call_text(resume_args(current))}."
             )
         out.resume = resume_args(current)
-        capped = limit if wait_seconds > limit else None
-        failure = failure_reason(outcome.last_error) if outcome.last_error is not None else None
-        return answer(pending_markdown(out, capped_at=capped, last_failure=failure), out)
+        out.capped_at = limit if wait_seconds > limit else None
+        out.last_failure = failure_reason(outcome.last_error) if outcome.last_error is not None else None
+        return answer(out)
     if outcome.result is None:
         raise UserFacingError(
             f"LogRocket says highlights request {current} is {outcome.status} but sent no result. To look again, "
             f"call {call_text(resume_args(current))}."
         )
     out.highlights, out.sessions = _result(outcome.result, app)
-    return answer(ready_markdown(out), out)
+    return answer(out)
 
 
 async def _wait(waiter: Waiter, request_id: str, until: float, *, resumed: bool, resume: dict[str, Any]) -> Outcome:
@@ -322,8 +321,7 @@ def _failed_without_body(request_id: str) -> str:
     )
 
 
-def _failed_twice(first: str, second: str, body: dict[str, Any], resume: dict[str, str | int]) -> str:
-    who = body.get("userEmail") or body.get("userID")
+def _failed_twice(first: str, second: str, who: str | None, resume: dict[str, str | int]) -> str:
     start_over = call_text({k: v for k, v in resume.items() if k != "request_id"})
     return (
         f"Galileo could not generate highlights for {who}: request {first} FAILED, and so did the retry, request "
