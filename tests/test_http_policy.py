@@ -12,7 +12,8 @@ import httpx2
 import pytest
 
 from mcp_server.adapters.errors import UpstreamError
-from mcp_server.adapters.http import Failure, HttpPolicy, Reply, RetryPolicy, parse_retry_after
+from mcp_server.adapters.failures import Failure
+from mcp_server.adapters.http import HttpPolicy, Reply, RetryPolicy, parse_retry_after
 
 pytestmark = pytest.mark.anyio
 

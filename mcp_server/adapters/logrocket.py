@@ -24,23 +24,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
-from urllib.parse import urlsplit
 
 import anyio
 import httpx2
 
 from mcp_server.adapters.errors import (
-    UpstreamAuthError,
     UpstreamBadResponse,
-    UpstreamError,
-    UpstreamNotFound,
-    UpstreamRateLimited,
-    UpstreamRejected,
-    UpstreamServerError,
-    UpstreamTimeout,
-    UpstreamUnreachable,
 )
-from mcp_server.adapters.http import Explain, Failure, HttpPolicy, Reply, Sleep, deadline_sentence
+from mcp_server.adapters.failures import Failure, Wording, said, tries, wait_hint
+from mcp_server.adapters.http import Explain, HttpPolicy, Reply, Sleep
 from mcp_server.adapters.paths import UnsafeSegment, path
 from mcp_server.errors import InputError
 from mcp_server.redact import process_redactor
@@ -266,76 +258,42 @@ class LogRocketClient:
 
     def _explain(self, app: AppRef, op: str, not_found: str | None = None, unsure: str = "") -> Explain:
         """Failure sentences for ``op``; ``unsure`` is added where a call not repeated may have been carried out."""
-        base = self._base
-        key = self._settings.logrocket_api_key or ""
+        key_app = app_from_key(self._settings.logrocket_api_key or "")
+        return LogRocketWording(
+            "LogRocket", self._base, "LOGROCKET_API_URL", op, unsure, app=app, key_app=key_app, missing_text=not_found
+        ).explain
 
-        def explain(f: Failure) -> UpstreamError:
-            tries = f"{f.attempts} attempt{'s' if f.attempts != 1 else ''} over {f.elapsed:.1f} s"
-            said = f": {f.detail}" if f.detail else ""
-            if f.kind == "status" and f.status in (401, 403):
-                hint = ""
-                key_app = app_from_key(key)
-                if key_app is not None and key_app != app:
-                    hint = f" This key looks like it belongs to app {key_app}, not {app}."
-                return UpstreamAuthError(
-                    f"LogRocket rejected the API key for app {app} (HTTP {f.status}{said}): check "
-                    "LOGROCKET_API_KEY. It must be an API key of this app (LogRocket: Settings > API Keys); "
-                    f"a key only works for the project it was created for.{hint}",
-                    status=f.status,
-                )
-            if f.kind == "status" and f.status == 404:
-                return UpstreamNotFound(
-                    not_found
-                    or f"LogRocket says org or app not found: {app} (HTTP 404{said}). Check LOGROCKET_APP_ID: "
-                    "it is the App ID LogRocket shows for the project, in the form org/app.",
-                    status=404,
-                )
-            if f.kind == "status" and f.status == 429:
-                wait = f"{f.retry_after:.0f} s" if f.retry_after is not None else "a minute"
-                return UpstreamRateLimited(
-                    f"LogRocket is rate-limiting this API key (HTTP 429) while {op}; still limited after {tries}. "
-                    f"Wait {wait} and try again.",
-                    attempts=f.attempts,
-                    retry_after=f.retry_after,
-                )
-            if f.kind == "status" and f.status is not None and f.status >= 500:
-                return UpstreamServerError(
-                    f"LogRocket had a server error (HTTP {f.status}{said}) while {op}; still failing after "
-                    f"{tries}.{unsure} The problem is on LogRocket's side: try again in a few minutes.",
-                    status=f.status,
-                    attempts=f.attempts,
-                )
-            if f.kind == "status":
-                return UpstreamRejected(
-                    f"LogRocket refused the request while {op} (HTTP {f.status}{said}).", status=f.status
-                )
-            if f.kind == "timeout":
-                return UpstreamTimeout(
-                    f"LogRocket did not answer within {f.timeout:g} s while {op} ({tries}).{unsure} Try again; if "
-                    "it keeps happening, raise SESSION_REPLAY_MCP_READ_TIMEOUT.",
-                    attempts=f.attempts,
-                )
-            if f.kind == "deadline":
-                return UpstreamTimeout(
-                    f"{deadline_sentence('LogRocket', op, f)}{unsure} Try again; if it keeps happening, raise "
-                    "SESSION_REPLAY_MCP_UPSTREAM_DEADLINE.",
-                    attempts=f.attempts,
-                )
-            if f.kind == "too_large":
-                return UpstreamBadResponse(f"LogRocket's answer while {op} was larger than this server accepts.")
-            host = urlsplit(base).netloc
-            what = (
-                f"The connection to LogRocket at {host} dropped"
-                if f.kind == "dropped"
-                else (f"Could not connect to LogRocket at {host}")
-            )
-            return UpstreamUnreachable(
-                f"{what} while {op} ({f.error}; {tries}).{unsure if f.kind == 'dropped' else ''} Check the network "
-                f"and LOGROCKET_API_URL (now {base}).",
-                attempts=f.attempts,
-            )
 
-        return explain
+@dataclass(frozen=True)
+class LogRocketWording(Wording):
+    """LogRocket's sentences where its API says more than any upstream: which key, which app."""
+
+    app: AppRef | None = None
+    key_app: AppRef | None = None  # the app the key names, when it names one
+    missing_text: str | None = None  # what a 404 means for this call, when not "no such org or app"
+
+    def auth(self, f: Failure) -> str:
+        hint = ""
+        if self.key_app is not None and self.key_app != self.app:
+            hint = f" This key looks like it belongs to app {self.key_app}, not {self.app}."
+        return (
+            f"LogRocket rejected the API key for app {self.app} (HTTP {f.status}{said(f)}): check "
+            "LOGROCKET_API_KEY. It must be an API key of this app (LogRocket: Settings > API Keys); "
+            f"a key only works for the project it was created for.{hint}"
+        )
+
+    def not_found(self, f: Failure) -> str:
+        return (
+            self.missing_text
+            or f"LogRocket says org or app not found: {self.app} (HTTP 404{said(f)}). Check LOGROCKET_APP_ID: "
+            "it is the App ID LogRocket shows for the project, in the form org/app."
+        )
+
+    def rate_limited(self, f: Failure) -> str:
+        return (
+            f"LogRocket is rate-limiting this API key (HTTP 429) while {self.doing}; still limited after {tries(f)}. "
+            f"Wait {wait_hint(f)} and try again."
+        )
 
 
 def _highlights_result(raw: dict[str, Any]) -> HighlightsResult:
