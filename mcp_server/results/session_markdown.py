@@ -82,8 +82,6 @@ def props(value: Any, limit: int) -> str:
 
 # -- the digest ---------------------------------------------------------------------------------
 
-Section = tuple[str, str, list[str], int, str]  # heading, focus, rendered rows, total, table head
-
 
 def digest_markdown(
     summary: SessionSummary, url: str, session_id: str | None, max_chars: int, *, from_cache: bool = False
