@@ -94,10 +94,10 @@ class HighlightClient:
     ) -> None:
         self._settings = settings
         self.endpoint = settings.highlight_public_graph_url
-        self._errors = HighlightErrors(self.endpoint)
+        self._http = HttpPolicy.for_api(settings, transport=transport, sleep=sleep)
+        self._errors = HighlightErrors(self.endpoint, redact=self._http.redact)
         self.hosted = self._errors.hosted
         self._clock = clock
-        self._http = HttpPolicy.for_api(settings, transport=transport, sleep=sleep)
         # Last payload_id sent per session secure id, oldest first (bounded).
         self._payload_ids: OrderedDict[str, int] = OrderedDict()
         # Verbose project id -> numeric project id, as initializeSession answered (for links).

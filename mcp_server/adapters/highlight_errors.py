@@ -18,13 +18,13 @@ from mcp_server.adapters.errors import (
 from mcp_server.adapters.failures import Failure, Wording, deadline_sentence, said, tries, wait_hint
 from mcp_server.adapters.highlight_documents import INITIALIZE, Operation
 from mcp_server.adapters.http import Explain
-from mcp_server.redact import process_redactor
 from mcp_server.render.markdown import quoted, snippet
 from mcp_server.settings import (
     DEFAULT_HIGHLIGHT_PUBLIC_GRAPH_URL,
     LAUNCHDARKLY_PUBLIC_GRAPH_URL,
     SELF_HOSTED_HIGHLIGHT_PUBLIC_GRAPH_URL,
 )
+from mcp_server.text import Redact
 
 HOSTED_HOST = urlsplit(DEFAULT_HIGHLIGHT_PUBLIC_GRAPH_URL).hostname
 SHUTDOWN_DATE = "2026-02-28"
@@ -33,7 +33,9 @@ SHUTDOWN_DATE = "2026-02-28"
 class HighlightErrors:
     """Failure sentences for one configured endpoint."""
 
-    def __init__(self, endpoint: str) -> None:
+    def __init__(self, endpoint: str, *, redact: Redact | None = None) -> None:
+        # What is quoted from Highlight's answers goes through the upstream's redactor first.
+        self._redact: Redact = redact or (lambda text: text)
         self.endpoint = endpoint
         self.host = urlsplit(endpoint).netloc
         self.hosted = urlsplit(endpoint).hostname == HOSTED_HOST
@@ -67,7 +69,7 @@ class HighlightErrors:
     def not_json(self, op: Operation, status: int, body: str) -> UpstreamError:
         return UpstreamBadResponse(
             f"Highlight answered {op.name} with HTTP {status} but the body is not JSON "
-            f"({snippet(process_redactor(body), 80)}). "
+            f"({snippet(self._redact(body), 80)}). "
             f"{self.advice()}",
             status=status,
         )
@@ -84,7 +86,7 @@ class HighlightErrors:
 
     def graphql(self, op: Operation, status: int, messages: list[str], project: str | None) -> UpstreamError:
         """GraphQL ``errors``: 400/422 refuse the request itself; in a 200 they are the resolver's refusal."""
-        first = quoted(process_redactor(messages[0]), 300) if messages else "no message"
+        first = quoted(self._redact(messages[0]), 300) if messages else "no message"
         more = f" (and {len(messages) - 1} more)" if len(messages) > 1 else ""
         if status == 422:
             return UpstreamRejected(

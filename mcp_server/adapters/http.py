@@ -128,6 +128,11 @@ class HttpPolicy:
         )
 
     @property
+    def redact(self) -> Callable[[str], str]:
+        """This upstream's redactor: what an adapter quotes from an answer goes through it first."""
+        return self._redact
+
+    @property
     def client(self) -> httpx2.AsyncClient:
         # Made on first use, then kept for the server's life: loading TLS certificates is the costliest
         # part of start-up, and a server that is only listed (or only uses other upstreams) never needs it.

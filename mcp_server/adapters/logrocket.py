@@ -228,7 +228,7 @@ class LogRocketClient:
                 raise self._bad_shape(app, op, 'a "result" object or null')
             result = _highlights_result(raw)
         # Redacted before it is upper-cased or shortened anywhere (it reaches messages and progress as text).
-        status = process_redactor(status).strip().upper()
+        status = self._http.redact(status).strip().upper()
         return HighlightsStatus(request_id=request_id, status=status, result=result)
 
     # -- plumbing -------------------------------------------------------------------------------
@@ -242,7 +242,7 @@ class LogRocketClient:
             # Exact numbers: a cursor beyond 2**53 must survive, and floats stay as written.
             return json.loads(reply.body, parse_float=Decimal)
         except ValueError:
-            shown = snippet(process_redactor(reply.text), 80)
+            shown = snippet(self._http.redact(reply.text), 80)
             raise UpstreamBadResponse(
                 f"LogRocket answered {op} for app {app} with HTTP {reply.status} but the body is not JSON "
                 f"({shown}). Check LOGROCKET_API_URL (now {self._base}): it should be LogRocket's API "
