@@ -113,8 +113,8 @@ def test_replay_links_keep_each_id_in_its_segment(recording: str, session: str) 
 async def test_galileo_session_ids_cannot_move_the_replay_link(settings: Settings, sandbox: SandboxServer) -> None:
     """A recordingID from Galileo's answer that climbs out of the replay path gets no link at all."""
     from mcp_server.adapters.logrocket import _highlights_result
+    from mcp_server.results.summarize_user_sessions import highlights_of
     from mcp_server.settings import AppRef
-    from mcp_server.tools.summarize_user_sessions import _result
 
     raw: dict[str, Any] = {
         "highlights": "",
@@ -124,7 +124,7 @@ async def test_galileo_session_ids_cannot_move_the_replay_link(settings: Setting
             {"recordingID": "x) [click](https://evil.example", "sessionID": 1, "highlights": "z"},
         ],
     }
-    _, sessions = _result(_highlights_result(raw), AppRef("acme", "web"))
+    _, sessions = highlights_of(_highlights_result(raw), AppRef("acme", "web"))
     assert [s.replay_url for s in sessions[:2]] == [None, None]
     assert (
         sessions[2].replay_url

@@ -6,14 +6,18 @@ import json
 
 from pydantic import BaseModel, Field
 
+from mcp_server.adapters.logrocket import HighlightsResult
+from mcp_server.adapters.paths import replay_url
 from mcp_server.render.budget import Budget
 from mcp_server.render.markdown import code, plain
-from mcp_server.render.upstream_markdown import clip_markdown
+from mcp_server.render.upstream_markdown import clip_markdown, markdown_links, sanitize_markdown
 from mcp_server.results.base import MarkdownOnly, ToolResult
+from mcp_server.settings import AppRef
 from mcp_server.timeparse import duration, iso
 
 TOOL = "summarize_user_sessions"
 MAX_CHARS = 20_000
+FIELD_CHARS = 100_000  # upstream Markdown kept per field of the structured result
 
 
 class TimeRange(BaseModel):
@@ -158,3 +162,20 @@ def _pending(out: SummarizeOutput) -> str:
             f"\nThis server waits at most {duration(capped_at)} per call (SESSION_REPLAY_MCP_MAX_WAIT_SECONDS)."
         )
     return "\n".join(lines)
+
+
+def highlights_of(result: HighlightsResult, app: AppRef) -> tuple[str, list[SessionSummary]]:
+    """Galileo's overall Markdown and its sessions, sanitized and bounded, each with its replay link."""
+    overall = clip_markdown(sanitize_markdown(result.highlights), FIELD_CHARS)[0]
+    sessions = []
+    for s in result.sessions:
+        text = clip_markdown(sanitize_markdown(s.highlights), FIELD_CHARS)[0]
+        replay = None
+        if s.recording_id and s.session_id:
+            replay = replay_url(app.org, app.app, s.recording_id, s.session_id.removeprefix(f"{s.recording_id}/"))
+        sessions.append(
+            SessionSummary.model_construct(
+                session_id=s.session_id, replay_url=replay, highlights=text, links=markdown_links(text)
+            )
+        )
+    return overall, sessions

@@ -20,17 +20,14 @@ from mcp_types import CallToolResult, ToolAnnotations
 from pydantic import AfterValidator, Field
 
 from mcp_server.adapters.errors import UpstreamError, UpstreamNotFound
-from mcp_server.adapters.logrocket import HighlightsResult
-from mcp_server.adapters.paths import replay_url
 from mcp_server.errors import InputError, UserFacingError
 from mcp_server.galileo.progress import ProgressReporter, failure_reason
 from mcp_server.galileo.schedule import DEFAULT_SCHEDULE
 from mcp_server.galileo.wait import Outcome, Waiter
 from mcp_server.render.markdown import snippet
-from mcp_server.render.upstream_markdown import clip_markdown, markdown_links, sanitize_markdown
 from mcp_server.results.base import answer
-from mcp_server.results.summarize_user_sessions import SessionSummary, SummarizeOutput, TimeRange, call_text
-from mcp_server.settings import MAX_WAIT_LIMIT, AppRef
+from mcp_server.results.summarize_user_sessions import SummarizeOutput, TimeRange, call_text, highlights_of
+from mcp_server.settings import MAX_WAIT_LIMIT
 from mcp_server.timeparse import iso, now_ms, parse_instant
 from mcp_server.tools.arguments import MAX_TEXT, NonNegative, TimeText
 from mcp_server.tools.runtime import ToolContext, runtime
@@ -59,7 +56,6 @@ INSTRUCTIONS = (
     "still pending, make the exact resume call it gives."
 )
 DEFAULT_WAIT = 50.0  # under the ~60 s after which Claude Desktop has cut tool calls
-FIELD_CHARS = 100_000  # upstream Markdown kept per field of the structured result
 DAY_MS = 86_400_000
 DEFAULT_WINDOW_MS = 30 * DAY_MS  # LogRocket's own window when no time range is sent
 
@@ -221,7 +217,7 @@ async def summarize_user_sessions(
             f"LogRocket says highlights request {current} is {outcome.status} but sent no result. To look again, "
             f"call {call_text(resume_args(current))}."
         )
-    out.highlights, out.sessions = _result(outcome.result, app)
+    out.highlights, out.sessions = highlights_of(outcome.result, app)
     return answer(out)
 
 
@@ -295,22 +291,6 @@ def _resume_args(
     if webhook_url is not None:
         args["webhook_url"] = webhook_url
     return args
-
-
-def _result(result: HighlightsResult, app: AppRef) -> tuple[str, list[SessionSummary]]:
-    overall = clip_markdown(sanitize_markdown(result.highlights), FIELD_CHARS)[0]
-    sessions = []
-    for s in result.sessions:
-        text = clip_markdown(sanitize_markdown(s.highlights), FIELD_CHARS)[0]
-        replay = None
-        if s.recording_id and s.session_id:
-            replay = replay_url(app.org, app.app, s.recording_id, s.session_id.removeprefix(f"{s.recording_id}/"))
-        sessions.append(
-            SessionSummary.model_construct(
-                session_id=s.session_id, replay_url=replay, highlights=text, links=markdown_links(text)
-            )
-        )
-    return overall, sessions
 
 
 def _failed_without_body(request_id: str) -> str:
