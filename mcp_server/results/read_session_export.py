@@ -105,7 +105,9 @@ class ReadSessionExportOutput(ToolResult):
 
 def digest_result(opened: Opened, url: str, max_chars: int) -> ReadSessionExportOutput:
     summary = opened.summary
-    return ReadSessionExportOutput(
+    # Built without validation: its parts were validated as they were made, and the summary and page are
+    # domain objects to be kept as they are (the SDK checks the structured content against the schema).
+    return ReadSessionExportOutput.model_construct(
         session_id=inspect_export_url(url).session_id or summary.session_id,
         digest=_digest(summary),
         listing=None,
@@ -137,7 +139,9 @@ def listing_result(page: Page, url: str, call_arguments: dict[str, Any], max_cha
         total=page.total,
         next_cursor=page.cursor(page.rows[shown - 1][1] if shown else None) if more else None,
     )
-    return ReadSessionExportOutput(
+    # Built without validation: its parts were validated as they were made, and the summary and page are
+    # domain objects to be kept as they are (the SDK checks the structured content against the schema).
+    return ReadSessionExportOutput.model_construct(
         session_id=session_id,
         digest=None,
         listing=listing,
