@@ -9,6 +9,8 @@ required = {
     "pyproject.toml",
     "README.md",
     "LICENSE",
+    # The versions CI tested: the manifest runs `uv run --frozen`, which installs exactly these.
+    "uv.lock",
     "mcp_server/__main__.py",
     "mcp_server/py.typed",
     "mcp_server/adapters/highlight_schema.graphql",

@@ -22,7 +22,9 @@ import argparse
 import logging
 import random
 import statistics
+import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -30,7 +32,6 @@ import anyio.lowlevel
 from mcp import Client
 
 from mcp_server.adapters.logrocket import HighlightsResult, HighlightsStatus
-from mcp_server.clock import ScaledClock, VirtualClock
 from mcp_server.galileo.schedule import DEFAULT_SCHEDULE
 from mcp_server.galileo.wait import Check, Waiter
 from mcp_server.sandbox.app import Sandbox
@@ -38,6 +39,10 @@ from mcp_server.sandbox.server import SandboxServer
 from mcp_server.sandbox.world import SandboxWorld
 from mcp_server.server import build_server
 from mcp_server.settings import Settings
+
+# The test clocks are not part of the package: they live with the tests, at the repository root.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tests.clocks import ScaledClock, VirtualClock
 
 GENERATIONS = (5.0, 60.0, 180.0)
 TARGET_DELAY = 5.0

@@ -377,10 +377,10 @@ def main() -> None:
         flat = s["rss_steady_max_mb"] - s["rss_steady_min_mb"]
         verdicts.append(verdict(f"memory flat during the sync (varies by {flat:.0f} MB)", flat < 64))
     if not args.skip_queries:
-        backends = [("sqlite", str(WORK / f"index-{uuid.uuid4().hex[:8]}.db"), None)]
+        backends: list[tuple[str, str, str | None]] = [("sqlite", str(WORK / f"index-{uuid.uuid4().hex[:8]}.db"), None)]
         if args.postgres:
-            url, schema = postgres_schema_url(args.postgres)
-            backends.append(("postgresql", url, schema))
+            pg_url, pg_schema = postgres_schema_url(args.postgres)
+            backends.append(("postgresql", pg_url, pg_schema))
         for name, url, schema in backends:
             try:
                 q = anyio.run(measure_queries, url, args)

@@ -137,7 +137,7 @@ async def run_clients(
     async def one(index: int) -> None:
         async with (
             httpx2.AsyncClient(headers=headers, timeout=60) as http,
-            Client(streamable_http_client(url, http_client=http), mode=mode) as client,  # type: ignore[arg-type]
+            Client(streamable_http_client(url, http_client=http), mode=mode) as client,
         ):
             turn = index  # clients start at different points of the rotation
             while time.monotonic() < stop:

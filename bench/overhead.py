@@ -194,9 +194,9 @@ def main() -> None:
     print(f"\ncold start over stdio, {args.starts} spawns each, medians:")
     base_init = statistics.median(s[0] for s in starts["bare MCPServer (baseline)"])
     base_list = statistics.median(s[1] for s in starts["bare MCPServer (baseline)"])
-    for name, values in starts.items():
-        init = statistics.median(v[0] for v in values)
-        listed = statistics.median(v[1] for v in values)
+    for name, spawns in starts.items():
+        init = statistics.median(s[0] for s in spawns)
+        listed = statistics.median(s[1] for s in spawns)
         print(
             f"  {name:<26} initialize {init:7.1f} ms (x{init / base_init:4.2f})   "
             f"tools/list {listed:7.1f} ms (x{listed / base_list:4.2f})   [target <= x1.20]"

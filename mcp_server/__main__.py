@@ -1,4 +1,4 @@
-"""Command line: ``session-replay-mcp serve | sandbox | call | sync | index``.
+"""Command line: ``session-replay-mcp serve | sandbox | call | sync | index | doctor``.
 
 Only what a command needs is imported, so starting the stdio server stays as fast as the SDK allows.
 Everything this program logs goes to stderr: stdout belongs to the stdio transport (and, for
@@ -11,6 +11,7 @@ import argparse
 import json
 import logging
 import os
+import socket
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -19,28 +20,13 @@ from mcp_server import __version__
 from mcp_server.errors import ConfigError, UserFacingError
 from mcp_server.logs import configure_logging
 from mcp_server.redact import process_redactor
-from mcp_server.settings import ENV_VARS, Settings
+from mcp_server.settings import BY_ATTR, VARIABLES, Settings, is_unset, parse_bool
 
 if TYPE_CHECKING:
     from mcp_server.http_app import HttpOptions
     from mcp_server.sandbox.server import SandboxServer
 
 logger = logging.getLogger("mcp_server")
-
-# Settings flags mirror the environment variables (flag wins).
-_FLAGS: dict[str, str] = {
-    "logrocket_api_key": "LogRocket API key (prefer the environment variable: flags show in process lists)",
-    "logrocket_app_id": "LogRocket App ID, org/app",
-    "logrocket_api_url": "LogRocket API base URL",
-    "highlight_project_id": "Highlight project id",
-    "highlight_public_graph_url": "Highlight public GraphQL endpoint",
-    "highlight_app_url": "Highlight web app address, for links to sessions",
-    "enabled_tools": "comma-separated tools to enable (default: all)",
-    "read_timeout": "seconds to wait for an upstream answer",
-    "allowed_hosts": "comma-separated extra Host names the HTTP transports accept",
-    "index_url": "the session index: sqlite:////path.db, a file path, or postgresql://... (default: SQLite in the "
-    "user's data directory)",
-}
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -70,11 +56,14 @@ def _parser() -> argparse.ArgumentParser:
         prog="session-replay-mcp", description="MCP server for session-replay data (LogRocket, Highlight.io)."
     )
     parser.add_argument("--version", action="version", version=f"session-replay-mcp {__version__}")
+    log_level = BY_ATTR["log_level"]
+    from_env = os.environ.get(log_level.name)
     parser.add_argument(
-        "--log-level",
-        default=os.environ.get("SESSION_REPLAY_MCP_LOG_LEVEL"),
+        str(log_level.option),
+        dest=log_level.attr,
+        default=None if is_unset(from_env) else str(from_env).strip().upper(),
         choices=["DEBUG", "INFO", "WARNING", "ERROR"],
-        help="stderr log level (env SESSION_REPLAY_MCP_LOG_LEVEL; default INFO, WARNING for call)",
+        help=f"{log_level.help} [env {log_level.name}]",
     )
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -90,44 +79,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--workers", type=int, default=1, help="streamable-http --stateless: worker processes to run (default 1)"
     )
-    _settings_flags(serve)
-    http = serve.add_argument_group("HTTP service settings (each mirrors its environment variable)")
-    http.add_argument(
-        "--allow-unauthenticated",
-        action="store_true",
-        help=f"serve a non-loopback address without {ENV_VARS['auth_token']} (env {ENV_VARS['allow_unauthenticated']})",
-    )
-    http.add_argument(
-        "--max-request-bytes",
-        dest="max_request_bytes",
-        metavar=ENV_VARS["max_request_bytes"],
-        help="largest HTTP request body accepted, in bytes (default 1048576); larger ones get 413",
-    )
-    http.add_argument(
-        "--header-timeout",
-        dest="header_timeout",
-        metavar=ENV_VARS["header_timeout"],
-        help="seconds a client may take to send a request, headers and body (default 10); slower ones get 408",
-    )
-    http.add_argument(
-        "--max-connections",
-        dest="max_connections",
-        metavar=ENV_VARS["max_connections"],
-        help="connections open at once per worker (default 200); more get 503",
-    )
-    index_group = serve.add_argument_group("session index")
-    index_group.add_argument(
-        "--sync-every",
-        metavar="DURATION",
-        help="sync the session index in the background this often, e.g. 15m or 1h (env "
-        f"{ENV_VARS['sync_every']} in seconds; default off)",
-    )
-    index_group.add_argument(
-        "--sync-on-start",
-        action="store_true",
-        help=f"sync the session index once in the background as the server starts (env {ENV_VARS['sync_on_start']}; "
-        "on by default with --sandbox)",
-    )
+    settings_flags(serve, serve=True)
     serve.set_defaults(handler=_serve)
 
     sandbox = commands.add_parser("sandbox", help="run only the emulator (LogRocket API, Highlight public graph)")
@@ -145,14 +97,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     call.add_argument("--json", dest="json_args", help="arguments as one JSON object")
     call.add_argument("--structured", action="store_true", help="print the structured result (JSON) instead")
-    _settings_flags(call)
+    settings_flags(call)
     call.set_defaults(handler=_call)
 
     sync = commands.add_parser("sync", help="fill the session index from LogRocket's exports")
     sync.add_argument("--since", help="index exports from this time: 7d, 24h, 2026-11-20, ... (default: continue)")
     sync.add_argument("--until", help="stop at sessions that started at this time (same forms)")
     sync.add_argument("--max-sessions", type=int, help="read at most this many new exports")
-    _settings_flags(sync)
+    settings_flags(sync)
     sync.set_defaults(handler=_sync)
 
     index = commands.add_parser("index", help="look after the session index: stats, forget-user, drop")
@@ -163,41 +115,64 @@ def _parser() -> argparse.ArgumentParser:
     drop = index_commands.add_parser("drop", help="delete the whole index")
     drop.add_argument("--yes", action="store_true", help="do it without asking")
     for sub in (stats, forget, drop):
-        _settings_flags(sub)
+        settings_flags(sub)
     index.set_defaults(handler=_index)
+
+    doctor = commands.add_parser(
+        "doctor", help="check the configuration and reach each upstream once; print what to fix"
+    )
+    settings_flags(doctor)
+    doctor.set_defaults(handler=_doctor)
     return parser
 
 
-def _settings_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--sandbox", action="store_true", help="start the built-in emulator (LogRocket, Highlight) and use it"
-    )
+_METAVARS = {
+    "text": "TEXT",
+    "number": "SECONDS",
+    "whole": "N",
+    "duration": "DURATION",
+    "names": "A,B",
+    "name set": "A,B",
+}
+
+
+def settings_flags(parser: argparse.ArgumentParser, *, serve: bool = False) -> None:
+    """A flag for every setting a command takes (those of a running server only with ``serve``), from the table of
+    variables in ``mcp_server.settings``: each mirrors its environment variable, and the flag wins."""
     parser.add_argument(
         "--sandbox-port", type=int, default=0, help="port for --sandbox (default: any free one); fix it to reuse URLs"
     )
-    parser.add_argument("--read-only", action="store_true", help="never register tools that write")
-    group = parser.add_argument_group("settings (each mirrors its environment variable)")
-    for attr, text in _FLAGS.items():
-        flag = "--tools" if attr == "enabled_tools" else "--" + attr.replace("_", "-")
-        group.add_argument(flag, dest=attr, metavar=ENV_VARS[attr], help=text)
+    group = parser.add_argument_group("settings (each mirrors the environment variable in brackets; the flag wins)")
+    for variable in VARIABLES:
+        if variable.option is None or variable.attr == "log_level" or (variable.scope != "tools" and not serve):
+            continue
+        if variable.switch:
+            group.add_argument(
+                variable.option,
+                dest=variable.attr,
+                action="store_true",
+                default=None,
+                help=f"{variable.help} [env {variable.name}=true]",
+            )
+        else:
+            group.add_argument(
+                variable.option,
+                dest=variable.attr,
+                metavar=variable.metavar or _METAVARS.get(variable.kind, "VALUE"),
+                help=f"{variable.help} [env {variable.name}]",
+            )
 
 
-def _read_settings(args: argparse.Namespace) -> tuple[Settings, bool]:
-    """The settings from the environment and the flags, and whether the sandbox was asked for."""
+def read_settings(args: argparse.Namespace) -> tuple[Settings, bool]:
+    """The settings from the environment and the flags (a flag wins), and whether the sandbox was asked for."""
     env = dict(os.environ)
-    for attr in (*_FLAGS, "max_request_bytes", "header_timeout", "max_connections"):
-        value = getattr(args, attr, None)
-        if value is not None:
-            env[ENV_VARS[attr]] = value
-    if args.read_only:
-        env[ENV_VARS["read_only"]] = "1"
-    if getattr(args, "allow_unauthenticated", False):
-        env[ENV_VARS["allow_unauthenticated"]] = "1"
-    if getattr(args, "sync_every", None):
-        env[ENV_VARS["sync_every"]] = str(_duration_seconds(args.sync_every))
-    if getattr(args, "sync_on_start", False):
-        env[ENV_VARS["sync_on_start"]] = "1"
-    sandbox_on = args.sandbox or env.get("SESSION_REPLAY_MCP_SANDBOX", "").lower() in ("1", "true", "yes", "on")
+    for variable in VARIABLES:
+        value = getattr(args, variable.attr, None)
+        if value is not None and variable.attr != "log_level":
+            env[variable.name] = "true" if value is True else str(value)
+    sandbox = BY_ATTR["sandbox"].name
+    raw = env.get(sandbox)
+    sandbox_on = not is_unset(raw) and parse_bool(sandbox, str(raw).strip(), fail_safe=False)
     return Settings.from_env(env), sandbox_on
 
 
@@ -220,14 +195,11 @@ def _start_sandbox(args: argparse.Namespace, settings: Settings) -> tuple[Settin
     return settings, sandbox
 
 
-def _settings(args: argparse.Namespace) -> tuple[Settings, SandboxServer | None]:
-    settings, sandbox_on = _read_settings(args)
-    return _start_sandbox(args, settings) if sandbox_on else (settings, None)
-
-
 def _serve(args: argparse.Namespace) -> int:
-    settings, sandbox_on = _read_settings(args)
+    settings, sandbox_on = read_settings(args)
+    _check_tools(settings)
     options: HttpOptions | None = None
+    listener: socket.socket | None = None
     if args.transport == "stdio":
         if args.stateless or args.workers != 1:
             raise ConfigError("--stateless and --workers apply to --transport streamable-http only")
@@ -239,19 +211,46 @@ def _serve(args: argparse.Namespace) -> int:
         # Before anything starts: a refused configuration must not leave a sandbox or a socket behind.
         check_options(options, args.workers)
         check_exposure(settings, args.host, args.transport)
+        listener = _listen(args.host, args.port)  # a port that is taken is reported before anything starts
     process_redactor.add(settings.secrets)
     sandbox = None
-    if sandbox_on:
-        settings, sandbox = _start_sandbox(args, settings)
     try:
-        if options is None:
+        if sandbox_on:
+            settings, sandbox = _start_sandbox(args, settings)
+        if options is None or listener is None:
             _serve_stdio(settings)
         else:
-            _serve_http(settings, options, args)
+            _serve_http(settings, options, args, listener)
     finally:
         if sandbox is not None:
             sandbox.stop()
+        if listener is not None:
+            listener.close()
     return 0
+
+
+def _check_tools(settings: Settings) -> None:
+    """A tool selection that names no tool of ours is refused before a sandbox or a socket exists."""
+    from mcp_server.server import select_tools
+
+    select_tools(settings)
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """The listening socket for the HTTP transports, bound here so a taken port is a clear error up front."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listener.bind((host.strip("[]"), port))
+    except OSError as exc:
+        listener.close()
+        raise ConfigError(
+            f"cannot listen on {host} port {port}: {exc.strerror or exc}. Stop what is using it, or choose another "
+            "port with --port."
+        ) from None
+    listener.set_inheritable(True)  # the worker processes of --workers N accept on it too
+    return listener
 
 
 def _serve_stdio(settings: Settings) -> None:
@@ -269,8 +268,9 @@ def _serve_stdio(settings: Settings) -> None:
     anyio.run(server.run_stdio_async)
 
 
-def _serve_http(settings: Settings, options: HttpOptions, args: argparse.Namespace) -> None:
+def _serve_http(settings: Settings, options: HttpOptions, args: argparse.Namespace, listener: socket.socket) -> None:
     import uvicorn
+    from uvicorn.supervisors import Multiprocess
 
     from mcp_server.http_app import WORKER_FACTORY, build_http_app, worker_environment
     from mcp_server.http_protocol import NoDelayHTTPProtocol
@@ -279,23 +279,27 @@ def _serve_http(settings: Settings, options: HttpOptions, args: argparse.Namespa
     path = "/mcp" if options.transport == "streamable-http" else "/sse"
     mode = f", stateless, {args.workers} worker(s)" if options.stateless else ""
     auth = "bearer token required" if settings.auth_token else "no token"
-    logger.info("MCP over %s at http://%s:%d%s (%s%s)", options.transport, args.host, args.port, path, auth, mode)
+    port = listener.getsockname()[1]
+    host = f"[{args.host}]" if ":" in args.host else args.host
+    logger.info("MCP over %s at http://%s:%d%s (%s%s)", options.transport, host, port, path, auth, mode)
     common: dict[str, Any] = {
         "host": args.host,
-        "port": args.port,
+        "port": port,
         "log_config": None,
         "access_log": False,
         "http": NoDelayHTTPProtocol,
     }
     if args.workers == 1:
-        uvicorn.run(build_http_app(build_server(settings), settings, options), **common)
+        app = build_http_app(build_server(settings), settings, options)
+        uvicorn.Server(uvicorn.Config(app, **common)).run(sockets=[listener])
         return
     # Workers are fresh processes (spawned): they get the settings, the sandbox's address included, and the
     # HTTP options through their environment, and each builds its own server from them.
     environment = worker_environment(settings, options, args.log_level or "INFO")
     os.environ.clear()
     os.environ.update(environment)
-    uvicorn.run(WORKER_FACTORY, factory=True, workers=args.workers, **common)
+    config = uvicorn.Config(WORKER_FACTORY, factory=True, workers=args.workers, **common)
+    Multiprocess(config, sockets=[listener]).run()
 
 
 def _sandbox(args: argparse.Namespace) -> int:
@@ -313,12 +317,35 @@ def _sandbox(args: argparse.Namespace) -> int:
 def _call(args: argparse.Namespace) -> int:
     import anyio
 
-    settings, sandbox = _settings(args)
+    settings, sandbox_on = read_settings(args)
+    _check_tools(settings)
+    sandbox = None
+    if sandbox_on:
+        settings, sandbox = _start_sandbox(args, settings)
     try:
         return anyio.run(_call_async, settings, args)
     finally:
         if sandbox is not None:
             sandbox.stop()
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    import anyio
+
+    from mcp_server.doctor import report, run_checks
+
+    settings, sandbox_on = read_settings(args)
+    sandbox = None
+    if sandbox_on:
+        settings, sandbox = _start_sandbox(args, settings)
+    try:
+        found = anyio.run(run_checks, settings)
+    finally:
+        if sandbox is not None:
+            sandbox.stop()
+    text, code = report(found)
+    print(text)
+    return code
 
 
 async def _call_async(settings: Settings, args: argparse.Namespace) -> int:
@@ -366,7 +393,10 @@ def _sync(args: argparse.Namespace) -> int:
         raise UserFacingError("--max-sessions must be 1 or more")
     since_ms = parse_instant(args.since, field="--since") if args.since else None
     until_ms = parse_instant(args.until, field="--until") if args.until else None
-    settings, sandbox = _settings(args)
+    settings, sandbox_on = read_settings(args)
+    sandbox = None
+    if sandbox_on:
+        settings, sandbox = _start_sandbox(args, settings)
     try:
         outcome = anyio.run(
             lambda: run_sync(
@@ -383,7 +413,7 @@ def _sync(args: argparse.Namespace) -> int:
 def _index(args: argparse.Namespace) -> int:
     from mcp_server.library import cli
 
-    settings, _ = _read_settings(args)
+    settings, _ = read_settings(args)
     if args.index_command == "stats":
         print(cli.index_stats(settings))
     elif args.index_command == "forget-user":
@@ -397,16 +427,6 @@ def _index(args: argparse.Namespace) -> int:
                 return 1
         print(cli.drop(settings))
     return 0
-
-
-def _duration_seconds(text: str) -> float:
-    """``15m``, ``1h``, ``90s`` or a number of seconds."""
-    import re
-
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*", text.lower())
-    if not match:
-        raise UserFacingError(f"--sync-every={text!r} is not a duration; use e.g. 15m, 1h or 900 (seconds)")
-    return float(match.group(1)) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[match.group(2) or "s"]
 
 
 def _arguments(args: argparse.Namespace, schema: dict[str, Any]) -> dict[str, Any]:

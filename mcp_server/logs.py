@@ -22,3 +22,14 @@ def configure_logging(level: str, *, with_pid: bool = False) -> None:
     # Request lines would carry signed download URLs; our own logs say what matters.
     for noisy in ("httpx2", "httpcore2", "httpx", "httpcore", "uvicorn.access", "uvicorn.error"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    sdk_http = logging.getLogger("mcp.server.streamable_http")
+    if not any(isinstance(f, NoSessionToTerminate) for f in sdk_http.filters):
+        sdk_http.addFilter(NoSessionToTerminate())
+
+
+class NoSessionToTerminate(logging.Filter):
+    """Drops the SDK's "Terminating session: None", which stateless HTTP logs after every request (there is no
+    session to terminate); a real session's termination is still logged."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() != "Terminating session: None"

@@ -28,11 +28,12 @@ from mcp_server.guide import PROMPTS, instructions
 from mcp_server.library.background import keep_synced
 from mcp_server.library.service import Library
 from mcp_server.redact import process_redactor
-from mcp_server.render.text import clean_text
 from mcp_server.schema import inline_definitions
 from mcp_server.settings import Settings
-from mcp_server.tools import ALL_TOOLS, TOOL_NAMES, ToolSpec
+from mcp_server.text import clean_text
+from mcp_server.tools import ALL_TOOLS, TOOL_NAMES
 from mcp_server.tools.runtime import Runtime
+from mcp_server.tools.spec import ToolSpec
 from mcp_server.validation import describe_validation_error
 
 SERVER_NAME = "session-replay-mcp"

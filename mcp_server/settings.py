@@ -1,4 +1,4 @@
-"""Configuration: environment variables, each mirrored by a CLI flag (flags win).
+"""Configuration: environment variables, each mirrored by a CLI flag (flags win), all listed in VARIABLES.
 
 Claude Desktop passes every declared variable, filling the ones the user left blank with ``""`` or
 with the unexpanded template ``${user_config.x}``: both count as unset here. The server starts
@@ -12,7 +12,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from mcp_server.errors import ConfigError
@@ -27,44 +27,253 @@ DEFAULT_HIGHLIGHT_PUBLIC_GRAPH_URL = "https://pub.highlight.io"
 SELF_HOSTED_HIGHLIGHT_PUBLIC_GRAPH_URL = "http://localhost:8082/public"
 LAUNCHDARKLY_PUBLIC_GRAPH_URL = "https://pub.observability.app.launchdarkly.com"
 
-# Settings attribute -> the environment variable that sets it.
-ENV_VARS: Mapping[str, str] = {
-    "logrocket_api_key": "LOGROCKET_API_KEY",
-    "logrocket_app_id": "LOGROCKET_APP_ID",
-    "logrocket_api_url": "LOGROCKET_API_URL",
-    "highlight_project_id": "HIGHLIGHT_PROJECT_ID",
-    "highlight_public_graph_url": "HIGHLIGHT_PUBLIC_GRAPH_URL",
-    "highlight_app_url": "HIGHLIGHT_APP_URL",
-    "read_only": "SESSION_REPLAY_MCP_READ_ONLY",
-    "enabled_tools": "SESSION_REPLAY_MCP_TOOLS",
-    "connect_timeout": "SESSION_REPLAY_MCP_CONNECT_TIMEOUT",
-    "read_timeout": "SESSION_REPLAY_MCP_READ_TIMEOUT",
-    "max_retries": "SESSION_REPLAY_MCP_MAX_RETRIES",
-    "retry_base_delay": "SESSION_REPLAY_MCP_RETRY_BASE_DELAY",
-    "upstream_deadline": "SESSION_REPLAY_MCP_UPSTREAM_DEADLINE",
-    "max_wait_seconds": "SESSION_REPLAY_MCP_MAX_WAIT_SECONDS",
-    "allowed_hosts": "SESSION_REPLAY_MCP_ALLOWED_HOSTS",
-    "allowed_origins": "SESSION_REPLAY_MCP_ALLOWED_ORIGINS",
-    "export_allowed_hosts": "LOGROCKET_EXPORT_ALLOWED_HOSTS",
-    "webhook_allowed_hosts": "SESSION_REPLAY_MCP_WEBHOOK_ALLOWED_HOSTS",
-    "export_max_bytes": "SESSION_REPLAY_MCP_EXPORT_MAX_BYTES",
-    "export_time_budget": "SESSION_REPLAY_MCP_EXPORT_TIME_BUDGET",
-    "cache_dir": "SESSION_REPLAY_MCP_CACHE_DIR",
-    "cache_max_bytes": "SESSION_REPLAY_MCP_CACHE_MAX_BYTES",
-    "cache_max_age_hours": "SESSION_REPLAY_MCP_CACHE_MAX_AGE_HOURS",
-    "auth_token": "SESSION_REPLAY_MCP_AUTH_TOKEN",
-    "allow_unauthenticated": "SESSION_REPLAY_MCP_ALLOW_UNAUTHENTICATED",
-    "max_request_bytes": "SESSION_REPLAY_MCP_MAX_REQUEST_BYTES",
-    "header_timeout": "SESSION_REPLAY_MCP_HEADER_TIMEOUT",
-    "max_connections": "SESSION_REPLAY_MCP_MAX_CONNECTIONS",
-    "index_url": "SESSION_REPLAY_MCP_INDEX_URL",
-    "index_retention_days": "SESSION_REPLAY_MCP_INDEX_RETENTION_DAYS",
-    "sync_time_budget": "SESSION_REPLAY_MCP_SYNC_TIME_BUDGET",
-    "sync_concurrency": "SESSION_REPLAY_MCP_SYNC_CONCURRENCY",
-    "sync_every": "SESSION_REPLAY_MCP_SYNC_EVERY",
-    "sync_on_start": "SESSION_REPLAY_MCP_SYNC_ON_START",
-    "sync_first_days": "SESSION_REPLAY_MCP_SYNC_FIRST_DAYS",
-}
+# How a variable's text becomes a value: "text" as is; "number" a float; "whole" an int; "duration" seconds, written
+# as a number of seconds or with a unit (15m, 1h, 1d); "names" a
+# comma-separated list (a tuple), "name set" one whose order does not matter (a frozenset); "yes/no" a bool whose
+# unreadable value means the field's default; "yes/no, safe: yes" one whose unreadable value means True (a typo
+# must not switch writes on).
+Kind = Literal["text", "number", "whole", "duration", "names", "name set", "yes/no", "yes/no, safe: yes"]
+# Which commands take a setting's flag: every command that runs tools, or only `serve`: "serve" for what only a
+# running server does (background sync), "http" for the HTTP service.
+Scope = Literal["tools", "serve", "http"]
+
+
+@dataclass(frozen=True)
+class Variable:
+    """One setting: its environment variable and the command-line flag of the same meaning (the flag wins).
+
+    ``attr`` is the ``Settings`` field it sets, or for the two process options (``sandbox``, ``log_level``)
+    the name the command line gives it. A yes/no setting's flag is a switch that sets it to yes.
+    """
+
+    name: str
+    attr: str
+    kind: Kind
+    help: str
+    scope: Scope = "tools"
+    # None only for a secret that must not show in process lists (``ps``): the caller token.
+    flag: str | None = ""
+    # What the flag's value is called in --help, when its kind does not say it well (a URL, hours).
+    metavar: str = ""
+
+    @property
+    def option(self) -> str | None:
+        """The flag: ``--`` and the field's name with dashes unless the row names another (or none)."""
+        if self.flag is None:
+            return None
+        return self.flag or "--" + self.attr.replace("_", "-")
+
+    @property
+    def switch(self) -> bool:
+        return self.kind.startswith("yes/no")
+
+
+# Every variable the server reads, in the order the README's Configuration table lists them. A new setting is
+# a field on Settings and one row here (tests/test_distribution.py checks the README table against this).
+VARIABLES: tuple[Variable, ...] = (
+    Variable(
+        "LOGROCKET_API_KEY",
+        "logrocket_api_key",
+        "text",
+        "LogRocket API key (prefer the environment variable: flags show in process lists)",
+    ),
+    Variable("LOGROCKET_APP_ID", "logrocket_app_id", "text", "LogRocket App ID, org/app"),
+    Variable("LOGROCKET_API_URL", "logrocket_api_url", "text", "LogRocket API base URL", metavar="URL"),
+    Variable("HIGHLIGHT_PROJECT_ID", "highlight_project_id", "text", "Highlight project id"),
+    Variable(
+        "HIGHLIGHT_PUBLIC_GRAPH_URL",
+        "highlight_public_graph_url",
+        "text",
+        "Highlight public GraphQL endpoint",
+        metavar="URL",
+    ),
+    Variable(
+        "HIGHLIGHT_APP_URL",
+        "highlight_app_url",
+        "text",
+        "Highlight web app address, for links to sessions",
+        metavar="URL",
+    ),
+    Variable("SESSION_REPLAY_MCP_READ_ONLY", "read_only", "yes/no, safe: yes", "never register tools that write"),
+    Variable(
+        "SESSION_REPLAY_MCP_TOOLS",
+        "enabled_tools",
+        "name set",
+        "comma-separated tools to enable (default: all)",
+        flag="--tools",
+    ),
+    Variable("SESSION_REPLAY_MCP_READ_TIMEOUT", "read_timeout", "number", "seconds to wait for an upstream answer"),
+    Variable("SESSION_REPLAY_MCP_CONNECT_TIMEOUT", "connect_timeout", "number", "seconds to wait for a connection"),
+    Variable(
+        "SESSION_REPLAY_MCP_MAX_RETRIES", "max_retries", "whole", "retries after 429, 5xx and connection failures"
+    ),
+    Variable(
+        "SESSION_REPLAY_MCP_RETRY_BASE_DELAY",
+        "retry_base_delay",
+        "number",
+        "seconds before the first retry (doubled for each next one, with jitter)",
+    ),
+    Variable(
+        "SESSION_REPLAY_MCP_UPSTREAM_DEADLINE",
+        "upstream_deadline",
+        "number",
+        "most seconds one upstream call may take, retries included",
+    ),
+    Variable(
+        "SESSION_REPLAY_MCP_MAX_WAIT_SECONDS",
+        "max_wait_seconds",
+        "number",
+        "longest a tool call may wait for Galileo highlights",
+    ),
+    Variable(
+        "SESSION_REPLAY_MCP_ALLOWED_HOSTS",
+        "allowed_hosts",
+        "names",
+        "comma-separated extra Host names the HTTP transports accept",
+        scope="http",
+    ),
+    Variable(
+        "SESSION_REPLAY_MCP_ALLOWED_ORIGINS",
+        "allowed_origins",
+        "names",
+        "comma-separated extra Origins the HTTP transports accept",
+        scope="http",
+    ),
+    Variable(
+        "LOGROCKET_EXPORT_ALLOWED_HOSTS",
+        "export_allowed_hosts",
+        "names",
+        "comma-separated export hosts exempt from the public-address rule (self-hosted storage)",
+    ),
+    Variable(
+        "SESSION_REPLAY_MCP_WEBHOOK_ALLOWED_HOSTS",
+        "webhook_allowed_hosts",
+        "names",
+        "comma-separated hosts (name or name:port) LogRocket may be asked to POST a user's highlights to",
+    ),
+    Variable(
+        "SESSION_REPLAY_MCP_EXPORT_MAX_BYTES",
+        "export_max_bytes",
+        "whole",
+        "most export data (after decompression) read per call",
+        metavar="BYTES",
+    ),
+    Variable(
+        "SESSION_REPLAY_MCP_EXPORT_TIME_BUDGET",
+        "export_time_budget",
+        "number",
+        "seconds an export read may take before it answers with what it has",
+    ),
+    Variable("SESSION_REPLAY_MCP_CACHE_DIR", "cache_dir", "text", "where export indexes are cached", metavar="DIR"),
+    Variable(
+        "SESSION_REPLAY_MCP_CACHE_MAX_BYTES",
+        "cache_max_bytes",
+        "whole",
+        "size cap of the export index cache",
+        metavar="BYTES",
+    ),
+    Variable(
+        "SESSION_REPLAY_MCP_CACHE_MAX_AGE_HOURS",
+        "cache_max_age_hours",
+        "number",
+        "age in hours after which a cached export index is dropped",
+        metavar="HOURS",
+    ),
+    Variable(
+        "SESSION_REPLAY_MCP_INDEX_URL",
+        "index_url",
+        "text",
+        "the session index: sqlite:////path.db, a file path, or postgresql://... "
+        "(default: SQLite in the user's data directory)",
+        metavar="URL",
+    ),
+    Variable(
+        "SESSION_REPLAY_MCP_INDEX_RETENTION_DAYS",
+        "index_retention_days",
+        "number",
+        "days after which an indexed session is pruned",
+        metavar="DAYS",
+    ),
+    Variable(
+        "SESSION_REPLAY_MCP_SYNC_TIME_BUDGET",
+        "sync_time_budget",
+        "number",
+        "seconds one sync_sessions call may take before it answers with the call that continues",
+    ),
+    Variable(
+        "SESSION_REPLAY_MCP_SYNC_CONCURRENCY", "sync_concurrency", "whole", "exports a sync reads at once (1 to 32)"
+    ),
+    Variable(
+        "SESSION_REPLAY_MCP_SYNC_FIRST_DAYS",
+        "sync_first_days",
+        "number",
+        "how far back a sync reaches when the index holds nothing for the app yet and no since is given",
+        metavar="DAYS",
+    ),
+    Variable(
+        "SESSION_REPLAY_MCP_SYNC_EVERY",
+        "sync_every",
+        "duration",
+        "sync the session index in the background this often, e.g. 15m or 1h (default: off)",
+        scope="serve",
+    ),
+    Variable(
+        "SESSION_REPLAY_MCP_SYNC_ON_START",
+        "sync_on_start",
+        "yes/no",
+        "sync the session index once in the background as the server starts (on with --sandbox)",
+        scope="serve",
+    ),
+    Variable(
+        "SESSION_REPLAY_MCP_AUTH_TOKEN",
+        "auth_token",
+        "text",
+        "the token HTTP callers must send as Authorization: Bearer <token>",
+        scope="http",
+        flag=None,
+    ),
+    Variable(
+        "SESSION_REPLAY_MCP_ALLOW_UNAUTHENTICATED",
+        "allow_unauthenticated",
+        "yes/no",
+        "serve a non-loopback address without SESSION_REPLAY_MCP_AUTH_TOKEN, on purpose",
+        scope="http",
+    ),
+    Variable(
+        "SESSION_REPLAY_MCP_MAX_REQUEST_BYTES",
+        "max_request_bytes",
+        "whole",
+        "largest HTTP request body accepted, in bytes; larger ones get 413",
+        scope="http",
+        metavar="BYTES",
+    ),
+    Variable(
+        "SESSION_REPLAY_MCP_HEADER_TIMEOUT",
+        "header_timeout",
+        "number",
+        "seconds a client may take to send a request, headers and body; slower ones get 408",
+        scope="http",
+    ),
+    Variable(
+        "SESSION_REPLAY_MCP_MAX_CONNECTIONS",
+        "max_connections",
+        "whole",
+        "connections open at once per worker; more get 503",
+        scope="http",
+    ),
+    Variable(
+        "SESSION_REPLAY_MCP_SANDBOX",
+        "sandbox",
+        "yes/no",
+        "start the built-in emulator (LogRocket, Highlight) and use it",
+    ),
+    Variable("SESSION_REPLAY_MCP_LOG_LEVEL", "log_level", "text", "stderr log level (default INFO, WARNING for call)"),
+)
+# The process options: read by the command line, not part of Settings.
+PROCESS_OPTIONS = frozenset({"sandbox", "log_level"})
+BY_ATTR: Mapping[str, Variable] = {v.attr: v for v in VARIABLES}
+# Settings field -> the environment variable that sets it.
+ENV_VARS: Mapping[str, str] = {v.attr: v.name for v in VARIABLES if v.attr not in PROCESS_OPTIONS}
 
 # The most SESSION_REPLAY_MCP_MAX_WAIT_SECONDS may allow: one tool call holding for an hour is enough.
 MAX_WAIT_LIMIT = 3600
@@ -156,11 +365,11 @@ class Settings:
         env = os.environ if environ is None else environ
         values: dict[str, Any] = {}
         for f in fields(cls):
-            var = ENV_VARS[f.name]
-            raw = env.get(var)
+            variable = BY_ATTR[f.name]
+            raw = env.get(variable.name)
             if not is_unset(raw):
                 assert raw is not None
-                values[f.name] = _convert(f.name, var, raw.strip(), f.default)
+                values[f.name] = _convert(variable, raw.strip(), f.default)
         for name, value in overrides.items():
             if value is not None:
                 values[name] = value
@@ -314,25 +523,38 @@ def _is_id_segment(text: str) -> bool:
     return bool(re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._~-]{0,127}", text))
 
 
-def _convert(name: str, var: str, raw: str, default: Any) -> Any:
-    if name == "read_only":
-        # A typo must not switch writes on.
+def _convert(variable: Variable, raw: str, default: Any) -> Any:
+    var = variable.name
+    if variable.kind == "yes/no, safe: yes":
         return parse_bool(var, raw, fail_safe=True)
-    if name == "enabled_tools":
-        return frozenset(t.strip() for t in raw.split(",") if t.strip())
-    if name in ("allowed_hosts", "allowed_origins", "export_allowed_hosts", "webhook_allowed_hosts"):
-        return tuple(t.strip() for t in raw.split(",") if t.strip())
-    if isinstance(default, bool):
-        return parse_bool(var, raw, fail_safe=default)
-    if isinstance(default, int):
+    if variable.kind == "yes/no":
+        return parse_bool(var, raw, fail_safe=bool(default))
+    if variable.kind in ("names", "name set"):
+        names = tuple(n for n in (t.strip() for t in raw.split(",")) if n)
+        return frozenset(names) if variable.kind == "name set" else names
+    if variable.kind == "whole":
         try:
             return int(raw)
         except ValueError:
             raise ConfigError(f"{var} must be a whole number, got {raw!r}") from None
-    if isinstance(default, float):
+    if variable.kind == "number":
         try:
             return float(raw)
         except ValueError:
-            unit = "days" if name.endswith("_days") else "seconds"
+            unit = (variable.metavar or "seconds").lower()
             raise ConfigError(f"{var} must be a number of {unit}, got {raw!r}") from None
+    if variable.kind == "duration":
+        return parse_duration(var, raw)
     return raw
+
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(s|m|h|d)?")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(var: str, raw: str) -> float:
+    """Seconds from ``15m``, ``1h``, ``90s``, ``1d`` or a plain number of seconds."""
+    match = _DURATION.fullmatch(raw.strip().lower())
+    if not match:
+        raise ConfigError(f"{var}={raw!r} is not a duration; use e.g. 15m, 1h or 900 (seconds)")
+    return float(match.group(1)) * _UNIT_SECONDS[match.group(2) or "s"]

@@ -7,7 +7,7 @@ import time
 from datetime import UTC, date, datetime, timedelta
 
 from mcp_server.errors import InputError
-from mcp_server.render.text import clean_text
+from mcp_server.text import clean_text
 
 _RELATIVE = re.compile(r"^(\d+(?:\.\d+)?)\s*(m|min|mins|minutes?|h|hrs?|hours?|d|days?|w|weeks?)(?:\s+ago)?$")
 _UNIT_SECONDS = {"m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -62,8 +62,9 @@ def parse_instant(value: str | int, *, field: str, now: int | None = None) -> in
     return _in_range(_ms(moment), field, text)
 
 
-def iso(ms: int) -> str:
-    """``2026-11-20T14:30:00Z`` (milliseconds shown only when present).
+def iso(ms: int, *, milliseconds: bool = False) -> str:
+    """``2026-11-20T14:30:00Z``, the one way this server writes a time: UTC, milliseconds shown when present
+    (always with ``milliseconds``, for answers that should keep one shape).
 
     Times also come from recorded sessions and upstream answers, which may hold anything: one beyond what a
     datetime can show (before year 1, after 9999) is shown as the number it is.
@@ -72,8 +73,27 @@ def iso(ms: int) -> str:
         moment = datetime.fromtimestamp(ms / 1000, UTC)
     except (ValueError, OverflowError, OSError):
         return f"{ms} ms since 1970 (out of the calendar's range)"
-    text = moment.isoformat(timespec="milliseconds" if ms % 1000 else "seconds")
+    text = moment.isoformat(timespec="milliseconds" if milliseconds or ms % 1000 else "seconds")
     return text.replace("+00:00", "Z")
+
+
+def duration(seconds: float, *, fine: bool = False) -> str:
+    """How long something took, the one way this server says it: ``40 s``, ``2 min 5 s``, ``1 h 2 min``.
+
+    With ``fine`` (a network request's time), short ones keep their precision: ``850 ms``, ``4.2 s``.
+    """
+    if fine and seconds < 1:
+        return f"{max(0, round(seconds * 1000))} ms"
+    if fine and seconds < 60:
+        return f"{seconds:.1f} s"
+    whole = max(0, round(seconds))
+    if whole < 60:
+        return f"{whole} s"
+    minutes, rest = divmod(whole, 60)
+    if minutes < 60:
+        return f"{minutes} min {rest} s" if rest else f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min" if minutes else f"{hours} h"
 
 
 def _from_epoch(value: int, field: str) -> int:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 import os
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ import pytest
 from mcp import Client
 from mcp_types import CallToolResult
 
+from mcp_server.__main__ import main
 from mcp_server.redact import RedactingFilter
 from mcp_server.sandbox.app import Sandbox
 from mcp_server.sandbox.server import SandboxServer
@@ -120,3 +122,43 @@ def captured_logs() -> Iterator[list[str]]:
     finally:
         root.removeHandler(handler)
         root.setLevel(previous)
+
+
+@dataclass(frozen=True)
+class Ran:
+    """What a command run in process ended with, as ``subprocess.run`` would report it."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+# Variables a developer's shell may hold that must not reach the command under test.
+OURS = ("LOGROCKET_", "HIGHLIGHT_", "SESSION_REPLAY")
+
+
+@pytest.fixture
+def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Callable[..., Ran]:
+    """``session-replay-mcp <args>`` run in this process (main(), exit status, stdout and stderr), with none of
+    our variables set but ``env``: what the console script does, without the cost of starting Python.
+
+    Logging stays pytest's (``configure_logging`` would replace its handlers); ``captured_logs`` sees it.
+    """
+    monkeypatch.setattr("mcp_server.__main__.configure_logging", lambda *args, **kwargs: None)
+
+    def run(*args: str, env: dict[str, str] | None = None) -> Ran:
+        for var in [v for v in os.environ if v.startswith(OURS)]:
+            monkeypatch.delenv(var)
+        for var, value in (env or {}).items():
+            monkeypatch.setenv(var, value)
+        capsys.readouterr()
+        try:
+            main(list(args))
+        except SystemExit as exit:
+            code = 0 if exit.code is None else exit.code if isinstance(exit.code, int) else 1
+        else:
+            code = 0
+        out = capsys.readouterr()
+        return Ran(code, out.out, out.err)
+
+    return run

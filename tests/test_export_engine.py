@@ -12,13 +12,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import anyio.lowlevel
 import orjson
 import pytest
 from mcp import Client
 
 from mcp_server.exports import download, guarded_transport, index
 from mcp_server.exports.reader import SLICE_LINES
-from mcp_server.exports.summary import SUMMARY_MAX_BYTES, UserInfo, decode_summary
+from mcp_server.exports.summary import SUMMARY_MAX_BYTES, Reading, UserInfo, decode_summary
 from mcp_server.sandbox.server import SandboxServer
 from mcp_server.settings import Settings
 from tests.conftest import connect, text_of
@@ -63,7 +64,7 @@ async def refused(client: Client, **arguments: Any) -> str:
 # -- no value kills a read ---------------------------------------------------------------------------
 
 
-async def test_odd_values_are_read_around_never_fatal(allowed: Settings, files: ExportFiles):
+async def test_odd_values_are_read_around_never_fatal(allowed: Settings, files: ExportFiles) -> None:
     lines = [
         sdk("lr.Navigation", T0, href="https://app.test/a"),
         b'{"type":"lr.Click","time":1e999,"data":{}}',
@@ -94,7 +95,7 @@ async def test_odd_values_are_read_around_never_fatal(allowed: Settings, files: 
     assert "still read" in text
 
 
-async def test_odd_values_in_streaming_rows(allowed: Settings, files: ExportFiles):
+async def test_odd_values_in_streaming_rows(allowed: Settings, files: ExportFiles) -> None:
     rows = [
         {"event_type": "navigation", "session_time": "2026-11-20T10:00:00Z", "navigation_href": "/a"},
         {"event_type": "click", "session_time": "nan"},
@@ -146,7 +147,7 @@ def _raw_deflate(data: bytes) -> bytes:
 )
 async def test_compression_is_told_from_the_bytes(
     allowed: Settings, files: ExportFiles, body: bytes, headers: dict[str, str], compression: str, note: str
-):
+) -> None:
     url = files.put("c.jsonl", body, headers)
     async with connect(allowed) as client:
         text, data = await read(client, url=url)
@@ -156,7 +157,7 @@ async def test_compression_is_told_from_the_bytes(
     assert note in text
 
 
-async def test_damaged_gzip_gives_what_came_before_the_damage(allowed: Settings, files: ExportFiles):
+async def test_damaged_gzip_gives_what_came_before_the_damage(allowed: Settings, files: ExportFiles) -> None:
     # A sound gzip member, then one whose first deflate block has the reserved (invalid) type.
     broken = gzip.compress(CLEAN) + gzip.compress(b"")[:10] + b"\xff" * 20
     only_magic = b"\x1f\x8b" + b"garbage" * 10
@@ -182,7 +183,7 @@ def _forge(cursor: str, **changes: Any) -> str:
     return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
 
 
-async def test_forged_cursors_are_refused_clearly(allowed: Settings, files: ExportFiles):
+async def test_forged_cursors_are_refused_clearly(allowed: Settings, files: ExportFiles) -> None:
     url = files.put("many.jsonl", jsonl([sdk("lr.Navigation", T0 + n, href=f"/{n}") for n in range(500)]))
     async with connect(allowed) as client:
         _, first = await read(client, url=url, focus="navigation")
@@ -213,7 +214,9 @@ def _error(t: int, message: str, href: str = "https://app.test/a") -> bytes:
     return sdk("lr.core.Exception", t, errorType="TypeError", message=message, browserHref=href, stackTrace="at x")
 
 
-async def test_repeated_errors_are_grouped_and_each_occurrence_can_be_listed(allowed: Settings, files: ExportFiles):
+async def test_repeated_errors_are_grouped_and_each_occurrence_can_be_listed(
+    allowed: Settings, files: ExportFiles
+) -> None:
     lines = [_error(T0 + n, "Cannot read id", f"https://app.test/{n % 3}") for n in range(500)]
     lines += [_error(T0 + 600, "Other failure"), _error(T0 + 700, "Third")]
     url = files.put("errors.jsonl", jsonl(lines))
@@ -236,7 +239,7 @@ async def test_repeated_errors_are_grouped_and_each_occurrence_can_be_listed(all
         assert occurrences["listing"]["next_cursor"]
 
 
-async def test_a_request_without_response_is_listed_when_it_was_made(allowed: Settings, files: ExportFiles):
+async def test_a_request_without_response_is_listed_when_it_was_made(allowed: Settings, files: ExportFiles) -> None:
     lines = [
         sdk("lr.network.RequestEvent", T0, reqId="a", method="GET", url="https://api.test/never"),
         sdk("lr.network.RequestEvent", T0 + 10, reqId="b", method="GET", url="https://api.test/ok"),
@@ -255,7 +258,7 @@ async def test_a_request_without_response_is_listed_when_it_was_made(allowed: Se
     ]
 
 
-async def test_the_timeline_keeps_the_most_important_moments(allowed: Settings, files: ExportFiles):
+async def test_the_timeline_keeps_the_most_important_moments(allowed: Settings, files: ExportFiles) -> None:
     lines = [sdk("lr.Navigation", T0 + n * 1000, href=f"https://app.test/{n}") for n in range(100)]
     lines += [_error(T0 + 50_500, "first"), _error(T0 + 99_500, "second")]
     lines.append(sdk("lr.CustomEvent", T0 + 70_500, name="Checkout", properties={}))
@@ -274,7 +277,7 @@ async def test_the_timeline_keeps_the_most_important_moments(allowed: Settings, 
 # -- bounded in every dimension ----------------------------------------------------------------------
 
 
-async def test_huge_values_and_many_groups_stay_within_bounds(allowed: Settings, files: ExportFiles):
+async def test_huge_values_and_many_groups_stay_within_bounds(allowed: Settings, files: ExportFiles) -> None:
     huge = "é" * 400_000
     lines = [sdk("lr.CustomEvent", T0 + n, name=f"Big{n}", properties={"blob": huge, "n": n}) for n in range(10)]
     lines += [
@@ -300,16 +303,16 @@ async def test_huge_values_and_many_groups_stay_within_bounds(allowed: Settings,
 
 async def test_a_blank_line_bomb_is_counted_without_parsing(
     allowed: Settings, files: ExportFiles, monkeypatch: pytest.MonkeyPatch
-):
+) -> None:
     checkpoints = 0
-    original = download.anyio.lowlevel.checkpoint
+    original = anyio.lowlevel.checkpoint
 
     async def counted() -> None:
         nonlocal checkpoints
         checkpoints += 1
         await original()
 
-    monkeypatch.setattr(download.anyio.lowlevel, "checkpoint", counted)
+    monkeypatch.setattr(anyio.lowlevel, "checkpoint", counted)
     body = gzip.compress(b"\n" * 20_000_000 + CLEAN, compresslevel=9)
     url = files.put("bomb.jsonl.gz", body)
     async with connect(allowed) as client:
@@ -322,7 +325,7 @@ async def test_a_blank_line_bomb_is_counted_without_parsing(
 
 async def test_a_file_that_is_cheap_to_send_but_costly_to_read_stops_at_its_budget(
     allowed: Settings, files: ExportFiles
-):
+) -> None:
     # 60 MB of the smallest objects: about twenty million events, in a 60 KB download.
     body = gzip.compress(b"{}\n" * 20_000_000, compresslevel=9)
     url = files.put("tiny.jsonl.gz", body)
@@ -337,7 +340,7 @@ async def test_a_file_that_is_cheap_to_send_but_costly_to_read_stops_at_its_budg
 
 async def test_parsing_yields_to_other_calls_every_slice(
     allowed: Settings, files: ExportFiles, monkeypatch: pytest.MonkeyPatch
-):
+) -> None:
     fed: list[int] = []
     original = index.IndexBuilder.feed
 
@@ -359,7 +362,7 @@ async def test_parsing_yields_to_other_calls_every_slice(
 
 async def test_no_tls_context_is_made_for_http_exports(
     settings: Settings, sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch
-):
+) -> None:
     made: list[str] = []
 
     def recorded() -> Any:
@@ -382,7 +385,9 @@ async def test_no_tls_context_is_made_for_http_exports(
 # -- the typed summary other readers (the session library) consume -------------------------------------
 
 
-async def test_the_cached_summary_is_the_typed_model_with_every_per_session_fact(allowed: Settings, files: ExportFiles):
+async def test_the_cached_summary_is_the_typed_model_with_every_per_session_fact(
+    allowed: Settings, files: ExportFiles
+) -> None:
     lines = [
         sdk("lr.Metadata", T0, browser="Firefox 133", deviceType="desktop", country="DE", session_id="s-1"),
         sdk("lr.Identify", T0 + 1, id="u-7", name="Ada", email="ada@example.test", traits={"plan": "pro"}),
@@ -417,14 +422,14 @@ async def test_the_cached_summary_is_the_typed_model_with_every_per_session_fact
     assert [(c.name, c.count) for c in summary.custom_names] == [("Checkout", 1)]
 
 
-def test_requests_awaiting_a_response_are_capped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+def test_requests_awaiting_a_response_are_capped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(index, "MAX_OPEN_REQUESTS", 3)
     builder = index.IndexBuilder(tmp_path)
     lines = [sdk("lr.network.RequestEvent", T0 + n, reqId=f"r{n}", method="GET", url=f"/{n}") for n in range(5)]
     lines.append(sdk("lr.network.ResponseEvent", T0 + 9, reqId="r0", status=200))  # too late: r0 was given up
     lines.append(sdk("lr.network.ResponseEvent", T0 + 9, reqId="r4", status=200))
     builder.feed(lines)
-    summary = builder.finish(index.Reading(), transfer_complete=True)
+    summary = builder.finish(Reading(), transfer_complete=True)
     rows = [orjson.loads(line) for line in (tmp_path / "network.jsonl").read_bytes().splitlines()]
     # In the order the requests were made; the ones given up (or never answered) say no response.
     assert [(row[2], row[3]) for row in rows] == [

@@ -39,10 +39,14 @@ from tests.targets import (
 pytestmark = pytest.mark.anyio
 
 RETRIES = 2  # SESSION_REPLAY_MCP_MAX_RETRIES in these tests
-READ_TIMEOUT = 0.3
-DEADLINE = 1.5  # SESSION_REPLAY_MCP_UPSTREAM_DEADLINE
-EXPORT_BUDGET = 1.5  # SESSION_REPLAY_MCP_EXPORT_TIME_BUDGET
-SLACK = 0.7  # set-up and the server's own work, on a slow CI machine
+# Time is part of only two faults, and each gets the one limit it is about; every other limit is PATIENT, so
+# that no attempt ends (or is repeated) because a busy machine answered slowly.
+READ_TIMEOUT = 0.2  # stall: an answer held back 1 s always misses it, however slow the machine
+DEADLINE = 0.5  # trickle: SESSION_REPLAY_MCP_UPSTREAM_DEADLINE and SESSION_REPLAY_MCP_EXPORT_TIME_BUDGET
+PATIENT = 20.0
+# The wall-time checks only tell "the limit ended it" from "it ran its course" (a trickled answer takes tens of
+# seconds): far more slack than any scheduler needs.
+SLACK = 2.0
 
 # kind -> the fault, as armed on the sandbox (path, method, skip and times are the target's).
 FAULTS: dict[str, Fault] = {
@@ -55,7 +59,7 @@ FAULTS: dict[str, Fault] = {
     "reset": Fault(kind="reset"),
     "stall": Fault(kind="stall", seconds=1.0),
     "truncate": Fault(kind="truncate", bytes=40),
-    # 10 bytes a second: every piece comes well within the read timeout; only the deadline ends the answer.
+    # 10 bytes a second: only the deadline ends the answer.
     "trickle": Fault(kind="trickle", bytes=1, seconds=0.1),
     "malformed": Fault(kind="malformed"),
 }
@@ -67,12 +71,15 @@ UNSURE = ("500", "502", "503", "html_502", "reset", "stall", "truncate")  # the 
 
 @pytest.fixture
 def fast(settings: Settings) -> Settings:
+    return settings.with_overrides(max_retries=RETRIES, retry_base_delay=0.01)
+
+
+def limits_for(settings: Settings, kind: str, *, read_timeout: float = READ_TIMEOUT) -> Settings:
+    """The settings for one fault: its own time limit short, every other one patient."""
     return settings.with_overrides(
-        max_retries=RETRIES,
-        read_timeout=READ_TIMEOUT,
-        retry_base_delay=0.01,
-        upstream_deadline=DEADLINE,
-        export_time_budget=EXPORT_BUDGET,
+        read_timeout=read_timeout if kind == "stall" else PATIENT,
+        upstream_deadline=DEADLINE if kind == "trickle" else PATIENT,
+        export_time_budget=DEADLINE if kind == "trickle" else PATIENT,
     )
 
 
@@ -90,9 +97,18 @@ def attempts_under_persistent_fault(target: Target, kind: str) -> int:
     return 1
 
 
-def budget(target: Target) -> float:
-    """The most a call may take under any one fault: the deadline of the one faulted step, or the export budget."""
-    return (EXPORT_BUDGET if target.upstream == "export" else DEADLINE) + SLACK
+def most_seconds(target: Target, kind: str, attempts: int, read_timeout: float = READ_TIMEOUT) -> float | None:
+    """The most a call may take under a fault that is about time (None for the others): the limit, and slack."""
+    if kind == "trickle":
+        return DEADLINE + SLACK
+    if kind == "stall":
+        return attempts * read_timeout + SLACK
+    return None
+
+
+def check_time(outcome: Outcome, bound: float | None) -> None:
+    if bound is not None:
+        assert outcome.seconds <= bound, f"took {outcome.seconds:.2f} s"
 
 
 def check_explains_itself(outcome: Outcome, target: Target) -> None:
@@ -129,12 +145,14 @@ def matrix_snapshot() -> Iterator[dict[str, str]]:
 @pytest.mark.parametrize(("target", "kind"), PERSISTENT, ids=[f"{t.name}-{k}" for t, k in PERSISTENT])
 async def test_a_fault_that_persists(
     target: Target, kind: str, fast: Settings, sandbox: SandboxServer, matrix_snapshot: dict[str, str]
-):
-    outcome = await call(target, fast, sandbox, lambda: sandbox.sandbox.faults.add(fault_for(target, kind, 50)))
+) -> None:
+    limited = limits_for(fast, kind)
+    outcome = await call(target, limited, sandbox, lambda: sandbox.sandbox.faults.add(fault_for(target, kind, 50)))
     seen = len(target.requests(sandbox))
-    expected = target.skip + attempts_under_persistent_fault(target, kind)
+    attempts = attempts_under_persistent_fault(target, kind)
+    expected = target.skip + attempts
     check_explains_itself(outcome, target)
-    assert outcome.seconds <= budget(target), f"took {outcome.seconds:.2f} s"
+    check_time(outcome, most_seconds(target, kind, attempts))
     text = outcome.text
 
     if target.upstream == "export":
@@ -147,13 +165,13 @@ async def test_a_fault_that_persists(
             claim = r"\*\*Stopped after (\d+\.\d) s, (.+?) into the export\*\*, at the ([\d.]+) s budget"
             stopped = re.search(claim, text)
             assert stopped is not None, text
-            assert float(stopped.group(1)) >= EXPORT_BUDGET and float(stopped.group(3)) == EXPORT_BUDGET
+            assert float(stopped.group(1)) >= DEADLINE and float(stopped.group(3)) == DEADLINE
             assert outcome.result.structured_content is not None
             assert outcome.result.structured_content["reading"]["time_budget_hit"] is True
     elif kind == "malformed":
         assert outcome.error and "not JSON" in text
     elif kind == "trickle":
-        assert outcome.error and "was still arriving when this call's time ran out (1.5 s at most; " in text
+        assert outcome.error and f"was still arriving when this call's time ran out ({DEADLINE:g} s at most; " in text
         assert "SESSION_REPLAY_MCP_UPSTREAM_DEADLINE" in text
     else:
         assert outcome.error
@@ -166,16 +184,26 @@ async def test_a_fault_that_persists(
 
 TRANSIENT_KINDS = ("429_retry_after", "503", "reset", "stall", "truncate")
 TRANSIENT = [(t, k) for t in ALL_TARGETS for k in TRANSIENT_KINDS]
+# A stall that clears: the held-back attempt misses a read timeout the next, normal answer has time to meet.
+CLEARING_READ_TIMEOUT = 0.5
+CLEARING_STALL = 1.5
 
 
 @pytest.mark.parametrize(("target", "kind"), TRANSIENT, ids=[f"{t.name}-{k}" for t, k in TRANSIENT])
-async def test_a_fault_that_clears(target: Target, kind: str, fast: Settings, sandbox: SandboxServer):
+async def test_a_fault_that_clears(target: Target, kind: str, fast: Settings, sandbox: SandboxServer) -> None:
     """One failed attempt: a call that may repeat it recovers unseen; one that may not says what may have happened."""
-    outcome = await call(target, fast, sandbox, lambda: sandbox.sandbox.faults.add(fault_for(target, kind, 1)))
+    fault = fault_for(target, kind, 1)
+    if kind == "stall":
+        fault = replace(fault, seconds=CLEARING_STALL)
+    limited = limits_for(fast, kind, read_timeout=CLEARING_READ_TIMEOUT)
+    outcome = await call(target, limited, sandbox, lambda: sandbox.sandbox.faults.add(fault))
     seen = len(target.requests(sandbox))
     check_explains_itself(outcome, target)
-    assert outcome.seconds <= budget(target), f"took {outcome.seconds:.2f} s"
+    check_time(outcome, most_seconds(target, kind, 1 + RETRIES, CLEARING_READ_TIMEOUT))
     data = outcome.result.structured_content
+    # Only a read timeout can be missed by a normal answer that comes late on a busy machine: then one more
+    # attempt goes out, legitimately. Every other count is exact.
+    late = 1 if kind == "stall" else 0
 
     if target.upstream == "export" and kind == "truncate":
         # The head had arrived, so the download counts as started: what came is read, and the answer says so.
@@ -191,9 +219,11 @@ async def test_a_fault_that_clears(target: Target, kind: str, fast: Settings, sa
     assert data is not None
     if target is SUMMARIZE_POLL:
         assert data["status"] == "READY"
-        assert seen == data["checks"] + 1  # every look once, and the failed attempt of one look again
+        # every look once, and the failed attempt of one look again
+        assert data["checks"] + 1 <= seen <= data["checks"] + 1 + late
     else:
-        assert seen == target.skip + 2 + target.steps_after
+        expected = target.skip + 2 + target.steps_after
+        assert expected <= seen <= expected + late, f"{seen} requests, expected {expected}"
     if target.upstream == "highlight":
         # The step that failed once was done once: one session, one event, identified.
         session = sandbox.sandbox.highlight.session(data["session_secure_id"])
@@ -203,18 +233,17 @@ async def test_a_fault_that_clears(target: Target, kind: str, fast: Settings, sa
         assert data["reading"]["complete"] is True
 
 
-async def test_a_call_of_several_requests_ends_within_one_deadline(fast: Settings, sandbox: SandboxServer):
-    """push_highlight_event's steps share the deadline: three answers of 0.6 s each cannot make it 1.8 s."""
-    slow = Fault(kind="stall", seconds=0.6, path="/highlight/public", times=10)
-    patient = fast.with_overrides(read_timeout=1.0)  # each answer alone is in time
+async def test_a_call_of_several_requests_ends_within_one_deadline(fast: Settings, sandbox: SandboxServer) -> None:
+    """push_highlight_event's steps share the deadline: three answers of 1 s each cannot make it 3 s."""
+    slow = Fault(kind="stall", seconds=1.0, path="/highlight/public", times=10)
+    patient = fast.with_overrides(read_timeout=PATIENT, upstream_deadline=1.5)  # each answer alone is in time
     outcome = await call(PUSH_PAYLOAD, patient, sandbox, lambda: sandbox.sandbox.faults.add(slow))
-    assert outcome.seconds < DEADLINE + 0.3
-    assert len(PUSH_PAYLOAD.requests(sandbox)) == 3  # initializeSession and identifySession went through
+    assert outcome.seconds < 3 * 1.0, f"took {outcome.seconds:.2f} s: the steps had a deadline each"
+    assert len(PUSH_PAYLOAD.requests(sandbox)) == 2  # initializeSession went through; identifySession was cut
     assert stable(outcome.text) == (
-        "Error executing tool push_highlight_event: Highlight had not answered while pushing the event when this "
-        "call's time ran out (1.5 s at most; 1 attempt over N s). It may still have been recorded; it was not sent "
-        "again, because a repeat could record it twice. If it keeps happening, raise "
-        "SESSION_REPLAY_MCP_UPSTREAM_DEADLINE. Before that, Highlight accepted initializeSession, identifySession, "
-        "so session SECURE_ID was started: to finish, call push_highlight_event again with "
+        "Error executing tool push_highlight_event: Highlight had not answered while identifying the session's user "
+        "when this call's time ran out (1.5 s at most; 1 attempt over N s). If it keeps happening, raise "
+        "SESSION_REPLAY_MCP_UPSTREAM_DEADLINE. Before that, Highlight accepted initializeSession, so session "
+        "SECURE_ID was started: to finish, call push_highlight_event again with "
         'session_secure_id="SECURE_ID" instead of starting another session.'
     )

@@ -10,10 +10,11 @@ import pytest
 
 from mcp_server.adapters.errors import UpstreamAuthError, UpstreamError, UpstreamRateLimited
 from mcp_server.adapters.logrocket import HighlightsResult, HighlightsStatus
-from mcp_server.clock import ScaledClock, VirtualClock
-from mcp_server.galileo.progress import ProgressReporter, check_message, duration
+from mcp_server.galileo.progress import ProgressReporter, check_message
 from mcp_server.galileo.schedule import DEFAULT_SCHEDULE, PollSchedule
 from mcp_server.galileo.wait import Check, Outcome, Waiter
+from mcp_server.timeparse import duration
+from tests.clocks import ScaledClock, VirtualClock
 
 pytestmark = pytest.mark.anyio
 
@@ -67,7 +68,7 @@ async def summary(generation: float, *, wait: float, gap: float = 2.0, seed: int
         resumed = True
 
 
-def test_the_schedule_starts_dense_and_backs_off_to_its_cap_with_bounded_jitter():
+def test_the_schedule_starts_dense_and_backs_off_to_its_cap_with_bounded_jitter() -> None:
     rng = random.Random(1)
     fresh = DEFAULT_SCHEDULE.delays(resumed=False, rng=rng)
     delays = [next(fresh) for _ in range(12)]
@@ -79,7 +80,7 @@ def test_the_schedule_starts_dense_and_backs_off_to_its_cap_with_bounded_jitter(
 
 
 @pytest.mark.parametrize("seed", range(5))
-async def test_a_quick_generation_is_answered_within_5_s_and_any_other_within_one_interval(seed: int):
+async def test_a_quick_generation_is_answered_within_5_s_and_any_other_within_one_interval(seed: int) -> None:
     for generation in (0.5, 1.5, 3.0, 5.0, 7.0, 9.0):
         _, late = await summary(generation, wait=1000, seed=seed)
         assert 0 <= late <= 5.0, (generation, late)
@@ -89,19 +90,19 @@ async def test_a_quick_generation_is_answered_within_5_s_and_any_other_within_on
 
 
 @pytest.mark.parametrize("seed", range(5))
-async def test_a_three_minute_generation_costs_about_20_requests(seed: int):
+async def test_a_three_minute_generation_costs_about_20_requests(seed: int) -> None:
     one_call, _ = await summary(180, wait=1000, seed=seed)
     assert one_call <= 23
     in_50_s_calls, _ = await summary(180, wait=50, seed=seed)
     assert in_50_s_calls <= 26
 
 
-async def test_late_answers_average_about_5_s_over_the_typical_1_to_3_minutes():
+async def test_late_answers_average_about_5_s_over_the_typical_1_to_3_minutes() -> None:
     lates = [(await summary(g / 2, wait=1000, seed=g))[1] for g in range(120, 361)]
     assert sum(lates) / len(lates) <= 5.5
 
 
-async def test_when_the_wait_runs_out_it_looks_once_more_at_the_deadline():
+async def test_when_the_wait_runs_out_it_looks_once_more_at_the_deadline() -> None:
     clock = VirtualClock(start=1000.0)
     galileo = FakeGalileo(clock, ready_at=clock.t + 1000)
     # Seeded: looks near 2, 5, 9, 15 and 24.5 s, and then, instead of one near 34 s, one at 30 s.
@@ -113,7 +114,7 @@ async def test_when_the_wait_runs_out_it_looks_once_more_at_the_deadline():
     assert len(galileo.looks) == waiter.checks == waiter.good_checks == 6
 
 
-async def test_a_fresh_request_with_no_wait_is_not_looked_at_and_a_resumed_one_once():
+async def test_a_fresh_request_with_no_wait_is_not_looked_at_and_a_resumed_one_once() -> None:
     clock = VirtualClock(start=1000.0)
     galileo = FakeGalileo(clock, ready_at=clock.t + 1000)
     waiter = Waiter(galileo.poll, clock=clock, schedule=DEFAULT_SCHEDULE, on_check=nothing)
@@ -123,7 +124,7 @@ async def test_a_fresh_request_with_no_wait_is_not_looked_at_and_a_resumed_one_o
     assert len(galileo.looks) == 1
 
 
-async def test_failed_looks_are_reported_and_waited_through():
+async def test_failed_looks_are_reported_and_waited_through() -> None:
     clock = VirtualClock(start=1000.0)
     limited = UpstreamRateLimited("rate limited", attempts=4)
     galileo = FakeGalileo(clock, ready_at=clock.t + 12, errors=[limited, limited])
@@ -142,7 +143,7 @@ async def test_failed_looks_are_reported_and_waited_through():
     )
 
 
-async def test_a_long_retry_after_is_honoured_by_the_next_look():
+async def test_a_long_retry_after_is_honoured_by_the_next_look() -> None:
     clock = VirtualClock(start=1000.0)
     galileo = FakeGalileo(clock, ready_at=clock.t + 1, errors=[UpstreamRateLimited("slow down", retry_after=30)])
     waiter = Waiter(galileo.poll, clock=clock, schedule=DEFAULT_SCHEDULE, on_check=nothing)
@@ -156,7 +157,7 @@ async def test_a_long_retry_after_is_honoured_by_the_next_look():
     assert outcome.kind == "pending" and len(galileo.looks) == 1
 
 
-async def test_a_wait_whose_every_look_failed_ends_pending_with_the_error():
+async def test_a_wait_whose_every_look_failed_ends_pending_with_the_error() -> None:
     clock = VirtualClock(start=1000.0)
     limited = UpstreamRateLimited("rate limited")
     galileo = FakeGalileo(clock, ready_at=clock.t + 5, errors=[limited] * 100)
@@ -165,7 +166,7 @@ async def test_a_wait_whose_every_look_failed_ends_pending_with_the_error():
     assert outcome.kind == "pending" and outcome.last_error is limited and waiter.good_checks == 0
 
 
-async def test_an_error_that_will_not_go_away_is_raised():
+async def test_an_error_that_will_not_go_away_is_raised() -> None:
     clock = VirtualClock(start=1000.0)
     galileo = FakeGalileo(clock, ready_at=clock.t, errors=[UpstreamAuthError("bad key", status=403)])
     waiter = Waiter(galileo.poll, clock=clock, schedule=DEFAULT_SCHEDULE, on_check=nothing)
@@ -174,7 +175,7 @@ async def test_an_error_that_will_not_go_away_is_raised():
 
 
 @pytest.mark.parametrize(("final", "kind"), [("COMPLETE", "done"), ("FAILED", "failed"), ("THINKING", "unknown")])
-async def test_statuses_that_end_the_wait(final: str, kind: str):
+async def test_statuses_that_end_the_wait(final: str, kind: str) -> None:
     clock = VirtualClock(start=1000.0)
     galileo = FakeGalileo(clock, ready_at=clock.t + 6, final=final)
     waiter = Waiter(galileo.poll, clock=clock, schedule=DEFAULT_SCHEDULE, on_check=nothing)
@@ -182,7 +183,7 @@ async def test_statuses_that_end_the_wait(final: str, kind: str):
     assert (outcome.kind, outcome.status) == (kind, final)
 
 
-async def test_cancelling_stops_the_wait_at_once():
+async def test_cancelling_stops_the_wait_at_once() -> None:
     looks: list[float] = []
 
     async def poll(request_id: str) -> HighlightsStatus:
@@ -199,7 +200,7 @@ async def test_cancelling_stops_the_wait_at_once():
     assert len(looks) == count >= 2
 
 
-async def test_progress_is_strictly_increasing_and_worded_for_people():
+async def test_progress_is_strictly_increasing_and_worded_for_people() -> None:
     sent: list[tuple[float, float | None, str | None]] = []
 
     async def report(progress: float, total: float | None, message: str | None) -> None:

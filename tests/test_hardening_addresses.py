@@ -31,20 +31,20 @@ ACCEPTED = ["2002:808:808::1", "64:ff9b::808:808", "::ffff:8.8.8.8", "2606:4700:
 
 
 @pytest.mark.parametrize(("address", "why"), REFUSED.items())
-def test_addresses_that_lead_somewhere_private_are_refused(address: str, why: str):
+def test_addresses_that_lead_somewhere_private_are_refused(address: str, why: str) -> None:
     with pytest.raises(UrlRefused) as refused:
         ExportUrlPolicy().check_address("exports.example", address)
     assert f"it resolves to {address}, {why}." in str(refused.value)
 
 
 @pytest.mark.parametrize("address", ACCEPTED)
-def test_public_addresses_reached_through_ipv6_are_accepted(address: str):
+def test_public_addresses_reached_through_ipv6_are_accepted(address: str) -> None:
     ExportUrlPolicy().check_address("exports.example", address)
 
 
 @pytest.mark.anyio
 @pytest.mark.parametrize("address", ["2002:a00:1::", "fec0::1", "64:ff9b::a9fe:a9fe"])
-async def test_read_session_export_refuses_them_before_connecting(settings: Settings, address: str):
+async def test_read_session_export_refuses_them_before_connecting(settings: Settings, address: str) -> None:
     async with connect(settings) as client:
         result = await client.call_tool("read_session_export", {"url": f"https://[{address}]/export.jsonl"})
     assert result.is_error

@@ -43,7 +43,9 @@ def _edit_a_digit(path: Path) -> None:
 
 
 @pytest.mark.parametrize("damage", ["same-size edit", "broken byte"])
-async def test_a_summary_changed_on_disk_is_never_served(settings: Settings, sandbox: SandboxServer, damage: str):
+async def test_a_summary_changed_on_disk_is_never_served(
+    settings: Settings, sandbox: SandboxServer, damage: str
+) -> None:
     index = troubled(sandbox, "acme/web")
     async with connect(settings) as client:
         url = await export_url(client, index)
@@ -65,7 +67,9 @@ async def test_a_summary_changed_on_disk_is_never_served(settings: Settings, san
         assert third["digest"] == first["digest"]
 
 
-async def test_a_focus_file_changed_after_it_was_checked_is_checked_again(settings: Settings, sandbox: SandboxServer):
+async def test_a_focus_file_changed_after_it_was_checked_is_checked_again(
+    settings: Settings, sandbox: SandboxServer
+) -> None:
     index = troubled(sandbox, "acme/web")
     async with connect(settings) as client:
         url = await export_url(client, index)
@@ -79,7 +83,9 @@ async def test_a_focus_file_changed_after_it_was_checked_is_checked_again(settin
         assert third["listing"]["items"] == first["listing"]["items"]
 
 
-async def test_cache_folders_and_files_are_owner_only(settings: Settings, sandbox: SandboxServer, umask_022: None):
+async def test_cache_folders_and_files_are_owner_only(
+    settings: Settings, sandbox: SandboxServer, umask_022: None
+) -> None:
     root = Path(settings.cache_dir or "")
     root.mkdir(parents=True, mode=0o755)  # as an older version (or another tool) left it
     async with connect(settings) as client:
@@ -97,7 +103,7 @@ def _forge(cursor: str, **changes: int) -> str:
     return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
 
 
-async def test_a_forged_cursor_is_refused_and_the_entry_stays(settings: Settings, sandbox: SandboxServer):
+async def test_a_forged_cursor_is_refused_and_the_entry_stays(settings: Settings, sandbox: SandboxServer) -> None:
     index = troubled(sandbox, "acme/web")
     async with connect(settings) as client:
         url = await export_url(client, index) + "&events=2000"

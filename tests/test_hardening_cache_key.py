@@ -42,12 +42,12 @@ V2 = "GoogleAccessId=svc%40acme.iam&AWSAccessKeyId=AKIA&Expires=179500{sig}&Sign
         ),
     ],
 )
-def test_different_exports_get_different_entries(one: str, other: str):
+def test_different_exports_get_different_entries(one: str, other: str) -> None:
     assert ExportCache.key(one) != ExportCache.key(other)
 
 
 @pytest.mark.parametrize("signing", [GCS_V4, S3_V4, V2])
-def test_a_fresh_signature_of_the_same_export_hits_the_same_entry(signing: str):
+def test_a_fresh_signature_of_the_same_export_hits_the_same_entry(signing: str) -> None:
     first = f"{BASE}?generation=17&{signing.format(sig='0a1b')}"
     again = f"{BASE}?generation=17&{signing.format(sig='9f8e')}"
     assert ExportCache.key(first) == ExportCache.key(again) == ExportCache.key(f"{BASE}?generation=17")
@@ -56,5 +56,5 @@ def test_a_fresh_signature_of_the_same_export_hits_the_same_entry(signing: str):
     assert ExportCache.key(f"{BASE}?generation=18&{signing.format(sig='0a1b')}") != ExportCache.key(first)
 
 
-def test_signing_names_are_matched_without_case_and_after_decoding():
+def test_signing_names_are_matched_without_case_and_after_decoding() -> None:
     assert ExportCache.key(f"{BASE}?x-goog-signature=1&X%2DGoog%2DDate=2") == ExportCache.key(BASE)

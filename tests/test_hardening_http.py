@@ -84,18 +84,18 @@ FORGED_ORIGINS = [
 ]
 
 
-def test_forged_hosts_are_refused(server: Served):
+def test_forged_hosts_are_refused(server: Served) -> None:
     port = urlsplit(server.base).port or 0
     for host in forged_hosts(port):
         assert status_of(server, {"host": host}) == 421, host
 
 
-def test_forged_origins_are_refused(server: Served):
+def test_forged_origins_are_refused(server: Served) -> None:
     for origin in FORGED_ORIGINS:
         assert status_of(server, {"origin": origin}) == 403, origin
 
 
-def test_exact_hosts_and_origins_are_let_in(server: Served):
+def test_exact_hosts_and_origins_are_let_in(server: Served) -> None:
     port = urlsplit(server.base).port
     for headers in (
         {"host": f"127.0.0.1:{port}"},
@@ -111,7 +111,7 @@ def test_exact_hosts_and_origins_are_let_in(server: Served):
         assert status_of(server, headers) == 200, headers
 
 
-def test_the_parsers_take_exactly_one_host_and_port():
+def test_the_parsers_take_exactly_one_host_and_port() -> None:
     assert parse_authority("LocalHost:8000") is not None
     assert parse_authority("[0:0::1]:80") == parse_authority("[::1]:80")
     for bad in ("a@b", "a:b", "a:1:2", "[::1", "a b", "", ":80", "a:0", "a:65536", "a\u3002b", "a%2eb"):
@@ -122,7 +122,7 @@ def test_the_parsers_take_exactly_one_host_and_port():
     assert origin_rule("https://a.example:*") is not None and origin_rule("a.example") is None
 
 
-def test_allowed_entries_that_do_not_parse_are_ignored_with_a_warning(caplog: pytest.LogCaptureFixture):
+def test_allowed_entries_that_do_not_parse_are_ignored_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
     async def app(scope: Any, receive: Any, send: Any) -> None:
         raise AssertionError("not reached")
 
@@ -158,7 +158,7 @@ def _outcome(sock: socket.socket, trickle: bool, until: float) -> str:
     return received.split(b"\r\n", 1)[0].decode() or "still open"
 
 
-def test_clients_trickling_their_headers_are_cut_off_and_extra_connections_refused(server: Served):
+def test_clients_trickling_their_headers_are_cut_off_and_extra_connections_refused(server: Served) -> None:
     host, port = "127.0.0.1", urlsplit(server.base).port or 0
     extra = 3
     socks = [socket.create_connection((host, port), timeout=5) for _ in range(MAX_CONNECTIONS + extra)]
@@ -177,13 +177,13 @@ def test_clients_trickling_their_headers_are_cut_off_and_extra_connections_refus
     assert httpx2.get(f"{server.base}/health").status_code == 200
 
 
-def test_an_idle_connection_that_never_sends_is_closed(server: Served):
+def test_an_idle_connection_that_never_sends_is_closed(server: Served) -> None:
     port = urlsplit(server.base).port or 0
     with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
         assert _outcome(sock, trickle=False, until=time.monotonic() + 20) == "HTTP/1.1 408 Request Timeout"
 
 
-def test_a_kept_alive_connection_gets_the_header_timeout_for_each_request(server: Served):
+def test_a_kept_alive_connection_gets_the_header_timeout_for_each_request(server: Served) -> None:
     port = urlsplit(server.base).port or 0
     with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
         sock.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
@@ -195,7 +195,7 @@ def test_a_kept_alive_connection_gets_the_header_timeout_for_each_request(server
         assert _outcome(sock, trickle=True, until=time.monotonic() + 20) == "HTTP/1.1 408 Request Timeout"
 
 
-def test_a_body_trickled_after_quick_headers_is_cut_off_too(server: Served):
+def test_a_body_trickled_after_quick_headers_is_cut_off_too(server: Served) -> None:
     port = urlsplit(server.base).port or 0
     with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
         sock.sendall(
@@ -209,7 +209,7 @@ def test_a_body_trickled_after_quick_headers_is_cut_off_too(server: Served):
 # -- the settings ---------------------------------------------------------------------------------------------
 
 
-def test_the_limits_are_settings_with_flags_and_sane_defaults():
+def test_the_limits_are_settings_with_flags_and_sane_defaults() -> None:
     assert (Settings().header_timeout, Settings().max_connections) == (10.0, 200)
     env = {"SESSION_REPLAY_MCP_HEADER_TIMEOUT": "2.5", "SESSION_REPLAY_MCP_MAX_CONNECTIONS": "50"}
     settings = Settings.from_env(env)

@@ -41,7 +41,7 @@ def decoded_segments(url: str) -> list[str]:
 @pytest.mark.parametrize("user_id", [".", ".."])
 async def test_a_dot_user_id_is_refused_before_anything_is_sent(
     settings: Settings, sandbox: SandboxServer, user_id: str
-):
+) -> None:
     async with connect(settings) as client:
         result = await client.call_tool("identify_user", {"user_id": user_id, "name": "Mallory"})
     assert result.is_error
@@ -110,11 +110,11 @@ def test_replay_links_keep_each_id_in_its_segment(recording: str, session: str) 
 
 
 @pytest.mark.anyio
-async def test_galileo_session_ids_cannot_move_the_replay_link(settings: Settings, sandbox: SandboxServer):
+async def test_galileo_session_ids_cannot_move_the_replay_link(settings: Settings, sandbox: SandboxServer) -> None:
     """A recordingID from Galileo's answer that climbs out of the replay path gets no link at all."""
     from mcp_server.adapters.logrocket import _highlights_result
+    from mcp_server.results.summarize_user_sessions import highlights_of
     from mcp_server.settings import AppRef
-    from mcp_server.tools.summarize_user_sessions import _result
 
     raw: dict[str, Any] = {
         "highlights": "",
@@ -124,7 +124,7 @@ async def test_galileo_session_ids_cannot_move_the_replay_link(settings: Setting
             {"recordingID": "x) [click](https://evil.example", "sessionID": 1, "highlights": "z"},
         ],
     }
-    _, sessions = _result(_highlights_result(raw), AppRef("acme", "web"))
+    _, sessions = highlights_of(_highlights_result(raw), AppRef("acme", "web"))
     assert [s.replay_url for s in sessions[:2]] == [None, None]
     assert (
         sessions[2].replay_url
@@ -132,7 +132,7 @@ async def test_galileo_session_ids_cannot_move_the_replay_link(settings: Setting
     )
 
 
-def test_export_urls_give_replay_links_of_one_segment_per_id():
+def test_export_urls_give_replay_links_of_one_segment_per_id() -> None:
     info = inspect_export_url(
         "https://storage.example/exports/2026-11-18/5-3cde95d6-a5b8-4a62-9b3a-6aa834f8747c-2.jsonl"
     )

@@ -12,14 +12,20 @@ from mcp_server.sandbox.server import SandboxServer
 from mcp_server.settings import Settings
 from mcp_server.webhook import webhook_host
 from tests.conftest import text_of
-from tests.test_summarize_user_sessions import JANE, highlights_calls, structured, summarize
+from tests.test_summarize_user_sessions import (
+    JANE,
+    highlights_calls,
+    structured,
+    summarize,
+    world,  # noqa: F401  (autouse: the sandbox on a virtual clock)
+)
 
 pytestmark = pytest.mark.anyio
 PREFIX = "Error executing tool summarize_user_sessions: "
 HOOK = "https://hooks.acme.example/galileo?ticket=42"
 
 
-async def test_no_webhook_is_sent_unless_its_host_is_configured(settings: Settings, sandbox: SandboxServer):
+async def test_no_webhook_is_sent_unless_its_host_is_configured(settings: Settings, sandbox: SandboxServer) -> None:
     result = await summarize(settings, user_email=JANE, webhook_url=HOOK, wait_seconds=0)
     assert result.is_error
     assert text_of(result) == PREFIX + (
@@ -30,7 +36,9 @@ async def test_no_webhook_is_sent_unless_its_host_is_configured(settings: Settin
     assert not highlights_calls(sandbox, "POST")
 
 
-async def test_read_only_mode_refuses_webhooks_even_to_allowed_hosts(settings: Settings, sandbox: SandboxServer):
+async def test_read_only_mode_refuses_webhooks_even_to_allowed_hosts(
+    settings: Settings, sandbox: SandboxServer
+) -> None:
     read_only = settings.with_overrides(read_only=True, webhook_allowed_hosts=("hooks.acme.example",))
     result = await summarize(read_only, user_email=JANE, webhook_url=HOOK, wait_seconds=0)
     assert result.is_error
@@ -40,7 +48,7 @@ async def test_read_only_mode_refuses_webhooks_even_to_allowed_hosts(settings: S
     assert structured(await summarize(read_only, user_email=JANE, wait_seconds=0))["status"] == "PENDING"
 
 
-async def test_an_allowed_host_is_passed_on(settings: Settings, sandbox: SandboxServer):
+async def test_an_allowed_host_is_passed_on(settings: Settings, sandbox: SandboxServer) -> None:
     allowed = settings.with_overrides(webhook_allowed_hosts=("Hooks.Acme.Example",))
     out = structured(await summarize(allowed, user_email=JANE, webhook_url=HOOK, wait_seconds=0))
     assert out["resume"]["webhook_url"] == HOOK
@@ -64,11 +72,11 @@ async def test_an_allowed_host_is_passed_on(settings: Settings, sandbox: Sandbox
         ("https://-evil/", None),
     ],
 )
-def test_webhook_hosts_are_read_strictly(url: str, host: str | None):
+def test_webhook_hosts_are_read_strictly(url: str, host: str | None) -> None:
     assert webhook_host(url) == host
 
 
-async def test_a_lookalike_url_of_an_allowed_host_is_refused(settings: Settings, sandbox: SandboxServer):
+async def test_a_lookalike_url_of_an_allowed_host_is_refused(settings: Settings, sandbox: SandboxServer) -> None:
     allowed = settings.with_overrides(webhook_allowed_hosts=("hooks.acme.example",))
     for url in ("https://hooks.acme.example@evil.example/", "https://hooks.acme.example.evil.example/"):
         result = await summarize(allowed, user_email=JANE, webhook_url=url, wait_seconds=0)
@@ -76,7 +84,7 @@ async def test_a_lookalike_url_of_an_allowed_host_is_refused(settings: Settings,
     assert not highlights_calls(sandbox, "POST")
 
 
-def test_the_setting_is_read_from_the_environment():
+def test_the_setting_is_read_from_the_environment() -> None:
     env = {"SESSION_REPLAY_MCP_WEBHOOK_ALLOWED_HOSTS": " hooks.acme.example, ci.acme.example:8443 "}
     settings = Settings.from_env(env)
     assert settings.webhook_allowed_hosts == ("hooks.acme.example", "ci.acme.example:8443")

@@ -13,17 +13,17 @@ from mcp_server.settings import Settings
 pytestmark = pytest.mark.anyio
 
 
-def test_secure_ids_look_like_the_browser_sdks_and_do_not_repeat():
+def test_secure_ids_look_like_the_browser_sdks_and_do_not_repeat() -> None:
     ids = {new_secure_id() for _ in range(500)}
     assert len(ids) == 500
     assert all(re.fullmatch(r"[A-Za-z0-9]{28}", i) for i in ids)
 
 
-def test_values_are_sent_as_the_sdk_sends_them_in_user_and_session_objects():
+def test_values_are_sent_as_the_sdk_sends_them_in_user_and_session_objects() -> None:
     assert [as_text(v) for v in ("pro", 12, 4.5, True, False)] == ["pro", "12", "4.5", "true", "false"]
 
 
-async def test_links_point_at_the_hosted_app_only_for_the_hosted_endpoint():
+async def test_links_point_at_the_hosted_app_only_for_the_hosted_endpoint() -> None:
     hosted = HighlightClient(Settings())
     self_hosted = HighlightClient(Settings(highlight_public_graph_url="http://localhost:8082/public"))
     configured = HighlightClient(
@@ -40,7 +40,7 @@ async def test_links_point_at_the_hosted_app_only_for_the_hosted_endpoint():
             await client.aclose()
 
 
-def test_the_app_url_setting_must_be_a_web_address():
+def test_the_app_url_setting_must_be_a_web_address() -> None:
     with pytest.raises(ConfigError, match=r"HIGHLIGHT_APP_URL must be an http\(s\) URL, got 'app.highlight.io'"):
         Settings.from_env({"HIGHLIGHT_APP_URL": "app.highlight.io"})
     assert Settings.from_env({"HIGHLIGHT_APP_URL": "https://hl.acme.test"}).highlight_app_url == "https://hl.acme.test"

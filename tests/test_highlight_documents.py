@@ -16,7 +16,9 @@ def schema() -> graphql.GraphQLSchema:
 
 
 @pytest.mark.parametrize("op", OPERATIONS, ids=lambda op: op.name)
-def test_each_document_is_one_valid_mutation_of_the_field_it_names(schema: graphql.GraphQLSchema, op: Operation):
+def test_each_document_is_one_valid_mutation_of_the_field_it_names(
+    schema: graphql.GraphQLSchema, op: Operation
+) -> None:
     document = graphql.parse(op.document)
     assert graphql.validate(schema, document) == []
     (definition,) = document.definitions
@@ -28,22 +30,24 @@ def test_each_document_is_one_valid_mutation_of_the_field_it_names(schema: graph
 
 
 @pytest.mark.parametrize("op", OPERATIONS, ids=lambda op: op.name)
-def test_every_variable_is_declared_as_the_schema_declares_its_argument(schema: graphql.GraphQLSchema, op: Operation):
+def test_every_variable_is_declared_as_the_schema_declares_its_argument(
+    schema: graphql.GraphQLSchema, op: Operation
+) -> None:
     # Stricter declarations (String! for a String argument) would still validate, but would refuse
     # values the real server accepts; looser ones do not validate at all.
     (definition,) = graphql.parse(op.document).definitions
     assert isinstance(definition, graphql.OperationDefinitionNode)
-    declared = {v.variable.name.value: graphql.print_ast(v.type) for v in definition.variable_definitions}
+    declared = {v.variable.name.value: graphql.print_ast(v.type) for v in definition.variable_definitions or ()}
     assert schema.mutation_type is not None
     arguments = schema.mutation_type.fields[op.field].args
     (selection,) = definition.selection_set.selections
     assert isinstance(selection, graphql.FieldNode)
-    for argument in selection.arguments:
+    for argument in selection.arguments or ():
         assert isinstance(argument.value, graphql.VariableNode)
         assert declared[argument.value.name.value] == str(arguments[argument.name.value].type), argument.name.value
 
 
-def test_the_track_mutation_of_the_seed_api_does_not_exist(schema: graphql.GraphQLSchema):
+def test_the_track_mutation_of_the_seed_api_does_not_exist(schema: graphql.GraphQLSchema) -> None:
     seed = graphql.parse(
         "mutation addTrackProperties($id: String!, $p: Any) "
         "{ addTrackProperties(session_secure_id: $id, properties_object: $p) }"

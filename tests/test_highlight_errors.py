@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import socket
-from datetime import UTC, datetime
 
 import httpx2
 import pytest
@@ -60,7 +59,9 @@ async def new_session(settings: Settings) -> str:
 # -- GraphQL errors in a 200 -------------------------------------------------------------------------
 
 
-async def test_billing_quota_exceeded_is_a_failure_though_the_status_is_200(settings: Settings, sandbox: SandboxServer):
+async def test_billing_quota_exceeded_is_a_failure_though_the_status_is_200(
+    settings: Settings, sandbox: SandboxServer
+) -> None:
     error, text = await push(settings, project_id="sandbox2")
     assert error
     assert text == PREFIX + (
@@ -71,7 +72,9 @@ async def test_billing_quota_exceeded_is_a_failure_though_the_status_is_200(sett
     assert graph_requests(sandbox) == 1  # refused by the resolver: never repeated, nothing else sent
 
 
-async def test_a_project_id_highlight_cannot_decode_names_the_setting(settings: Settings, sandbox: SandboxServer):
+async def test_a_project_id_highlight_cannot_decode_names_the_setting(
+    settings: Settings, sandbox: SandboxServer
+) -> None:
     error, text = await push(settings.with_overrides(highlight_project_id="no-such-project"))
     assert error
     assert text == PREFIX + (
@@ -82,7 +85,7 @@ async def test_a_project_id_highlight_cannot_decode_names_the_setting(settings: 
     assert graph_requests(sandbox) == 1
 
 
-async def test_a_resolver_error_from_push_payload_is_reported(settings: Settings, sandbox: SandboxServer):
+async def test_a_resolver_error_from_push_payload_is_reported(settings: Settings, sandbox: SandboxServer) -> None:
     client = HighlightClient(settings)
     try:
         started = await client.initialize_session("sandbox1")
@@ -108,7 +111,7 @@ async def test_a_resolver_error_from_push_payload_is_reported(settings: Settings
 # -- the request itself refused ----------------------------------------------------------------------
 
 
-async def test_a_document_outside_the_schema_is_a_422_with_a_message_that_names_the_setting(settings: Settings):
+async def test_a_document_outside_the_schema_is_a_422_with_a_message_that_names_the_setting(settings: Settings) -> None:
     # The mutation the seed API description lists: gone from the real schema since 2022.
     seed = Operation(
         name="addTrackProperties",
@@ -143,7 +146,7 @@ def closed_port() -> int:
         return int(s.getsockname()[1])
 
 
-async def test_nothing_listening_is_retried_then_reported_with_the_setting(settings: Settings):
+async def test_nothing_listening_is_retried_then_reported_with_the_setting(settings: Settings) -> None:
     url = f"http://127.0.0.1:{closed_port()}/public"
     error, text = await push(settings.with_overrides(highlight_public_graph_url=url, max_retries=1))
     assert error
@@ -153,7 +156,7 @@ async def test_nothing_listening_is_retried_then_reported_with_the_setting(setti
     assert text.endswith(advice(url))
 
 
-async def test_a_path_without_a_public_graph_is_a_clear_not_found(settings: Settings, sandbox: SandboxServer):
+async def test_a_path_without_a_public_graph_is_a_clear_not_found(settings: Settings, sandbox: SandboxServer) -> None:
     url = f"{sandbox.url}/public"
     error, text = await push(settings.with_overrides(highlight_public_graph_url=url))
     assert error
@@ -163,7 +166,7 @@ async def test_a_path_without_a_public_graph_is_a_clear_not_found(settings: Sett
     )
 
 
-async def test_a_web_page_instead_of_graphql(settings: Settings, sandbox: SandboxServer):
+async def test_a_web_page_instead_of_graphql(settings: Settings, sandbox: SandboxServer) -> None:
     sandbox.sandbox.faults.add(Fault(kind="html", status=200, path="/highlight/public"))
     error, text = await push(settings)
     assert error
@@ -180,7 +183,7 @@ def hosted(handler: httpx2.MockTransport, settings: Settings) -> Client:
     return Client(build_server(hosted_settings, highlight_transport=handler))
 
 
-async def test_hosted_highlight_unreachable_says_it_shut_down_and_what_to_use_instead(settings: Settings):
+async def test_hosted_highlight_unreachable_says_it_shut_down_and_what_to_use_instead(settings: Settings) -> None:
     calls: list[str] = []
 
     def no_dns(request: httpx2.Request) -> httpx2.Response:
@@ -200,7 +203,7 @@ async def test_hosted_highlight_unreachable_says_it_shut_down_and_what_to_use_in
 
 
 @pytest.mark.parametrize("status", [404, 410, 301])
-async def test_hosted_highlight_answering_like_a_dead_service(settings: Settings, status: int):
+async def test_hosted_highlight_answering_like_a_dead_service(settings: Settings, status: int) -> None:
     def gone(request: httpx2.Request) -> httpx2.Response:
         return httpx2.Response(status, headers={"content-type": "text/html"}, text="<html>Highlight is now LD</html>")
 
@@ -216,7 +219,7 @@ async def test_hosted_highlight_answering_like_a_dead_service(settings: Settings
 # -- retries: only where a repeat cannot record anything twice ----------------------------------------
 
 
-async def test_a_429_is_retried_even_for_a_write(settings: Settings, sandbox: SandboxServer):
+async def test_a_429_is_retried_even_for_a_write(settings: Settings, sandbox: SandboxServer) -> None:
     sandbox.sandbox.faults.add(Fault(status=429, retry_after="0", path="/highlight/public", times=1))
     error, text = await push(settings)
     assert not error, text
@@ -225,7 +228,7 @@ async def test_a_429_is_retried_even_for_a_write(settings: Settings, sandbox: Sa
 
 async def test_a_5xx_on_push_payload_is_not_repeated_and_says_the_event_may_exist(
     settings: Settings, sandbox: SandboxServer
-):
+) -> None:
     secure_id = await new_session(settings)
     sandbox.sandbox.requests.clear()
     sandbox.sandbox.faults.add(Fault(status=503, path="/highlight/public", times=5))
@@ -243,7 +246,7 @@ async def test_a_5xx_on_push_payload_is_not_repeated_and_says_the_event_may_exis
 
 async def test_a_5xx_on_identify_is_repeated_since_identifying_twice_changes_nothing(
     settings: Settings, sandbox: SandboxServer
-):
+) -> None:
     secure_id = await new_session(settings)
     sandbox.sandbox.requests.clear()
     sandbox.sandbox.faults.add(Fault(status=503, path="/highlight/public", times=1))
@@ -254,7 +257,7 @@ async def test_a_5xx_on_identify_is_repeated_since_identifying_twice_changes_not
     assert session is not None and session.identifier == "u-1"
 
 
-async def test_a_timeout_on_push_payload_is_not_repeated(settings: Settings, sandbox: SandboxServer):
+async def test_a_timeout_on_push_payload_is_not_repeated(settings: Settings, sandbox: SandboxServer) -> None:
     secure_id = await new_session(settings)
     sandbox.sandbox.requests.clear()
     sandbox.sandbox.faults.add(Fault(kind="stall", seconds=1.0, path="/highlight/public", times=5))
@@ -270,7 +273,7 @@ async def test_a_timeout_on_push_payload_is_not_repeated(settings: Settings, san
 
 async def test_a_failure_after_the_session_started_says_how_to_finish_without_another_session(
     settings: Settings, sandbox: SandboxServer
-):
+) -> None:
     # initializeSession goes through; the next request (pushPayload) meets a 400.
     sandbox.sandbox.faults.add(Fault(status=400, path="/highlight/public", skip=1, detail="bad"))
     error, text = await push(settings, event="late")
@@ -288,30 +291,3 @@ async def test_a_failure_after_the_session_started_says_how_to_finish_without_an
     error, text = await push(settings, event="late", session_secure_id=secure_id)
     assert not error, text
     assert [e["name"] for e in session.track_events()] == ["late"]
-
-
-# -- feedback (the adapter's fifth mutation) and its Timestamp -----------------------------------------
-
-
-async def test_feedback_is_sent_with_an_rfc3339_timestamp(settings: Settings, sandbox: SandboxServer):
-    client = HighlightClient(settings)
-    try:
-        started = await client.initialize_session("sandbox1")
-        when = datetime(2026, 11, 20, 14, 30, 5, 250_000, tzinfo=UTC)
-        await client.add_session_feedback(started.secure_id, "The export button does nothing", when=when)
-        with pytest.raises(ValueError, match="timezone-aware"):
-            await client.add_session_feedback(started.secure_id, "x", when=datetime(2026, 1, 1))
-    finally:
-        await client.aclose()
-    session = sandbox.sandbox.highlight.session(started.secure_id)
-    assert session is not None
-    assert session.feedback == [
-        {
-            "verbatim": "The export button does nothing",
-            "user_name": None,
-            "user_email": None,
-            "timestamp": "2026-11-20T14:30:05.250000Z",
-        }
-    ]
-    (variables,) = [v for op, v in sandbox.sandbox.highlight.received() if op == "addSessionFeedback"]
-    assert variables["timestamp"] == "2026-11-20T14:30:05.250Z"

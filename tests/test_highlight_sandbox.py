@@ -7,7 +7,7 @@ from typing import Any
 import httpx2
 import pytest
 
-from mcp_server.adapters.highlight_documents import ADD_SESSION_FEEDBACK, IDENTIFY_SESSION, INITIALIZE_SESSION
+from mcp_server.adapters.highlight_documents import IDENTIFY_SESSION, INITIALIZE_SESSION
 from mcp_server.sandbox.server import SandboxServer
 
 pytestmark = pytest.mark.anyio
@@ -33,7 +33,7 @@ async def post(sandbox: SandboxServer, body: Any, **options: Any) -> httpx2.Resp
         return await http.post(sandbox.highlight_url, json=body, **options)
 
 
-async def test_a_valid_mutation_gets_the_resolvers_answer(sandbox: SandboxServer):
+async def test_a_valid_mutation_gets_the_resolvers_answer(sandbox: SandboxServer) -> None:
     reply = await post(sandbox, {"query": INITIALIZE_SESSION, "variables": INIT_VARIABLES})
     assert reply.status_code == 200
     assert reply.json() == {
@@ -50,7 +50,7 @@ async def test_a_valid_mutation_gets_the_resolvers_answer(sandbox: SandboxServer
 )
 async def test_a_body_that_is_not_a_json_request_is_a_400(
     sandbox: SandboxServer, body: bytes, headers: dict[str, str], message: str
-):
+) -> None:
     reply = await post(sandbox, body, headers=headers)
     assert reply.status_code == 400
     data = reply.json()
@@ -80,7 +80,7 @@ async def test_a_body_that_is_not_a_json_request_is_a_400(
 )
 async def test_an_invalid_document_or_variables_is_a_422_with_errors(
     sandbox: SandboxServer, body: dict[str, Any], code: str, message: str
-):
+) -> None:
     reply = await post(sandbox, body)
     assert reply.status_code == 422
     data = reply.json()
@@ -91,7 +91,7 @@ async def test_an_invalid_document_or_variables_is_a_422_with_errors(
     assert error["extensions"] == {"code": code}
 
 
-async def test_a_resolver_refusal_is_a_200_with_errors_and_null_data(sandbox: SandboxServer):
+async def test_a_resolver_refusal_is_a_200_with_errors_and_null_data(sandbox: SandboxServer) -> None:
     reply = await post(
         sandbox, {"query": INITIALIZE_SESSION, "variables": {**INIT_VARIABLES, "organization_verbose_id": "x!"}}
     )
@@ -99,7 +99,27 @@ async def test_a_resolver_refusal_is_a_200_with_errors_and_null_data(sandbox: Sa
     assert reply.json() == {"errors": [{"message": "failed to decode x!", "path": ["initializeSession"]}], "data": None}
 
 
-async def test_a_timestamp_must_be_an_rfc3339_string(sandbox: SandboxServer):
+# A mutation of the public schema the server does not send; the sandbox emulates it, Timestamp checks included.
+ADD_SESSION_FEEDBACK = """
+mutation addSessionFeedback(
+  $session_secure_id: String!
+  $user_name: String
+  $user_email: String
+  $verbatim: String!
+  $timestamp: Timestamp!
+) {
+  addSessionFeedback(
+    session_secure_id: $session_secure_id
+    user_name: $user_name
+    user_email: $user_email
+    verbatim: $verbatim
+    timestamp: $timestamp
+  )
+}
+""".strip()
+
+
+async def test_a_timestamp_must_be_an_rfc3339_string(sandbox: SandboxServer) -> None:
     variables = {"session_secure_id": "x", "verbatim": "hi", "timestamp": 1767268800000}
     reply = await post(sandbox, {"query": ADD_SESSION_FEEDBACK, "variables": variables})
     assert reply.status_code == 200
@@ -109,7 +129,7 @@ async def test_a_timestamp_must_be_an_rfc3339_string(sandbox: SandboxServer):
     }
 
 
-async def test_what_the_worker_would_drop_is_listed_for_people_to_see(sandbox: SandboxServer):
+async def test_what_the_worker_would_drop_is_listed_for_people_to_see(sandbox: SandboxServer) -> None:
     variables = {"session_secure_id": "NoSuchSession", "user_identifier": "u"}
     reply = await post(sandbox, {"query": IDENTIFY_SESSION, "variables": variables})
     assert reply.status_code == 200 and reply.json() == {"data": {"identifySession": "NoSuchSession"}}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
+from collections.abc import Callable
 
 import pytest
 
@@ -12,7 +12,7 @@ from mcp_server.errors import ConfigError
 from mcp_server.http_app import OPTIONS_VAR, HttpOptions, check_options, create_app, worker_environment
 from mcp_server.http_auth import check_exposure, is_loopback
 from mcp_server.settings import ENV_VARS, Settings
-from tests.test_transports import CLEAN_ENV, SCRIPT
+from tests.conftest import Ran
 
 TOKEN = "0123456789abcdef-token"
 
@@ -37,17 +37,17 @@ TOKEN = "0123456789abcdef-token"
         ("localhost.example.com", False),
     ],
 )
-def test_what_counts_as_loopback(host: str, loopback: bool):
+def test_what_counts_as_loopback(host: str, loopback: bool) -> None:
     assert is_loopback(host) is loopback
 
 
-def test_loopback_needs_no_token():
+def test_loopback_needs_no_token() -> None:
     check_exposure(Settings(), "127.0.0.1", "streamable-http")
     check_exposure(Settings(), "localhost", "sse")
 
 
 @pytest.mark.parametrize("host", ["0.0.0.0", "::", "10.1.2.3", "mcp.example.com"])
-def test_other_addresses_need_a_token_or_the_opt_out(host: str, caplog: pytest.LogCaptureFixture):
+def test_other_addresses_need_a_token_or_the_opt_out(host: str, caplog: pytest.LogCaptureFixture) -> None:
     with pytest.raises(ConfigError, match=f"^refusing to serve sse on {re.escape(host)} without a caller token"):
         check_exposure(Settings(), host, "sse")
     check_exposure(Settings(auth_token=TOKEN), host, "sse")
@@ -59,7 +59,7 @@ def test_other_addresses_need_a_token_or_the_opt_out(host: str, caplog: pytest.L
     ]
 
 
-def test_the_token_is_a_secret_of_the_settings():
+def test_the_token_is_a_secret_of_the_settings() -> None:
     settings = Settings.from_env({ENV_VARS["auth_token"]: TOKEN})
     assert TOKEN in settings.secrets
     assert TOKEN not in repr(settings)
@@ -85,7 +85,7 @@ def test_the_token_is_a_secret_of_the_settings():
 )
 def test_transport_options_that_would_lose_sessions_are_refused(
     options: HttpOptions, workers: int, problem: str | None
-):
+) -> None:
     if problem is None:
         check_options(options, workers)
         return
@@ -94,31 +94,24 @@ def test_transport_options_that_would_lose_sessions_are_refused(
     assert str(caught.value).startswith(problem)
 
 
-def test_cli_refuses_workers_without_stateless_before_starting_anything():
-    done = subprocess.run(
-        [SCRIPT, "serve", "--sandbox", "--transport", "streamable-http", "--workers", "2", "--port", "1"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=CLEAN_ENV,
-        check=False,
-    )
+def test_cli_refuses_workers_without_stateless_before_starting_anything(
+    cli: Callable[..., Ran], captured_logs: list[str]
+) -> None:
+    done = cli("serve", "--sandbox", "--transport", "streamable-http", "--workers", "2", "--port", "1")
     assert done.returncode == 2
     assert done.stderr.startswith("session-replay-mcp: --workers 2 needs --transport streamable-http --stateless")
-    assert "sandbox" not in done.stderr  # refused before the sandbox started
+    assert not any("sandbox" in line for line in captured_logs)  # refused before the sandbox started
 
 
-def test_cli_refuses_stateless_on_stdio():
-    done = subprocess.run(
-        [SCRIPT, "serve", "--stateless"], capture_output=True, text=True, timeout=60, env=CLEAN_ENV, check=False
-    )
+def test_cli_refuses_stateless_on_stdio(cli: Callable[..., Ran]) -> None:
+    done = cli("serve", "--stateless")
     assert done.returncode == 2
     assert done.stderr.strip() == (
         "session-replay-mcp: --stateless and --workers apply to --transport streamable-http only"
     )
 
 
-def test_settings_survive_the_trip_through_the_environment():
+def test_settings_survive_the_trip_through_the_environment() -> None:
     settings = Settings(
         logrocket_api_key="acme:web:key-123456",
         logrocket_app_id="acme/web",
@@ -142,7 +135,7 @@ def test_settings_survive_the_trip_through_the_environment():
     assert Settings.from_env(Settings(enabled_tools=frozenset()).to_env()).enabled_tools == frozenset()
 
 
-def test_workers_get_the_parents_settings_and_not_its_stale_variables(monkeypatch: pytest.MonkeyPatch):
+def test_workers_get_the_parents_settings_and_not_its_stale_variables(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LOGROCKET_API_KEY", "stale:key:from-the-shell")
     monkeypatch.setenv("HIGHLIGHT_APP_URL", "https://stale.example")
     settings = Settings(logrocket_api_key="acme:web:sandbox-key", auth_token=TOKEN)
@@ -154,13 +147,13 @@ def test_workers_get_the_parents_settings_and_not_its_stale_variables(monkeypatc
     assert Settings.from_env(env) == settings
 
 
-def test_the_worker_factory_only_runs_under_serve(monkeypatch: pytest.MonkeyPatch):
+def test_the_worker_factory_only_runs_under_serve(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(OPTIONS_VAR, raising=False)
     with pytest.raises(ConfigError, match="runs inside `session-replay-mcp serve --workers N`"):
         create_app()
 
 
-def test_a_worker_never_runs_looser_than_its_parent(monkeypatch: pytest.MonkeyPatch):
+def test_a_worker_never_runs_looser_than_its_parent(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("mcp_server.http_app.configure_logging", lambda *a, **k: None)  # keep pytest's handlers
     monkeypatch.setenv(OPTIONS_VAR, json.dumps({"transport": "streamable-http", "host": "0.0.0.0", "stateless": True}))
     for var in ENV_VARS.values():

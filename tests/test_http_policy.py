@@ -5,18 +5,20 @@ from __future__ import annotations
 import email.utils
 import time
 from collections.abc import AsyncIterator
+from typing import Any
 
 import anyio
 import httpx2
 import pytest
 
 from mcp_server.adapters.errors import UpstreamError
-from mcp_server.adapters.http import Failure, HttpPolicy, Reply, RetryPolicy, parse_retry_after
+from mcp_server.adapters.failures import Failure
+from mcp_server.adapters.http import HttpPolicy, Reply, RetryPolicy, parse_retry_after
 
 pytestmark = pytest.mark.anyio
 
 
-def policy(handler: httpx2.MockTransport, **retry: float) -> HttpPolicy:
+def policy(handler: httpx2.MockTransport, **retry: Any) -> HttpPolicy:
     sleeps: list[float] = []
     now = [0.0]
 
@@ -51,7 +53,7 @@ def counting(statuses: list[int], headers: dict[str, str] | None = None) -> tupl
     return httpx2.MockTransport(handle), seen
 
 
-async def test_non_idempotent_calls_repeat_a_429_but_never_a_5xx():
+async def test_non_idempotent_calls_repeat_a_429_but_never_a_5xx() -> None:
     transport, seen = counting([500, 200])
     p = policy(transport)
     with pytest.raises(UpstreamError, match="status 500 after 1"):
@@ -62,7 +64,7 @@ async def test_non_idempotent_calls_repeat_a_429_but_never_a_5xx():
     assert reply.status == 200 and seen == [429, 200]
 
 
-async def test_backoff_grows_with_jitter_and_retry_after_is_honoured():
+async def test_backoff_grows_with_jitter_and_retry_after_is_honoured() -> None:
     transport, _ = counting([503, 503, 503, 200])
     p = policy(transport, base_delay=1.0, max_delay=8.0)
     await p.request("GET", "https://x.test/a", idempotent=True, explain=explain)
@@ -74,7 +76,7 @@ async def test_backoff_grows_with_jitter_and_retry_after_is_honoured():
     assert 3.0 <= p.sleeps[0] <= 3.1  # type: ignore[attr-defined]
 
 
-async def test_retries_stop_at_the_deadline():
+async def test_retries_stop_at_the_deadline() -> None:
     transport, _ = counting([503])
     p = policy(transport, base_delay=4.0, max_delay=8.0, deadline=5.0, max_retries=10)
     with pytest.raises(UpstreamError):
@@ -82,7 +84,7 @@ async def test_retries_stop_at_the_deadline():
     assert sum(p.sleeps) < 5.0  # type: ignore[attr-defined]
 
 
-def test_retry_after_forms():
+def test_retry_after_forms() -> None:
     assert parse_retry_after("120") == 120
     soon = email.utils.formatdate(time.time() + 30, usegmt=True)
     assert 28 <= (parse_retry_after(soon) or 0) <= 31
@@ -100,19 +102,19 @@ def test_retry_after_forms():
         (b"line one\nline two\x1b[31m", "line one line two[31m"),
     ],
 )
-def test_error_details_are_read_from_json_or_text(body: bytes, detail: str | None):
+def test_error_details_are_read_from_json_or_text(body: bytes, detail: str | None) -> None:
     p = policy(httpx2.MockTransport(lambda r: httpx2.Response(200)))
     assert p.error_detail(Reply(400, httpx2.Headers(), body)) == detail
 
 
-async def test_oversized_answers_are_refused():
+async def test_oversized_answers_are_refused() -> None:
     big = httpx2.MockTransport(lambda r: httpx2.Response(200, content=b"x" * 2048))
     p = HttpPolicy(connect_timeout=1, read_timeout=1, retry=RetryPolicy(), transport=big, max_response_bytes=1024)
     with pytest.raises(UpstreamError, match="too_large"):
         await p.request("GET", "https://x.test/a", idempotent=True, explain=explain)
 
 
-async def test_an_answer_that_trickles_in_is_cut_at_the_deadline():
+async def test_an_answer_that_trickles_in_is_cut_at_the_deadline() -> None:
     """Each byte comes well within the read timeout, so only the call's deadline can end it."""
     failures: list[Failure] = []
 

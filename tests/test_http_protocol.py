@@ -53,11 +53,11 @@ async def nodelay_seen_by(protocol: type[asyncio.Protocol]) -> int:
 
 
 @pytest.mark.anyio
-async def test_worker_connections_have_nagle_off():
+async def test_worker_connections_have_nagle_off() -> None:
     assert await nodelay_seen_by(NoDelayHTTPProtocol) != 0
 
 
 @pytest.mark.anyio
-async def test_without_it_they_would_not():
+async def test_without_it_they_would_not() -> None:
     # The stall this fixes: uvicorn's own protocol on such a socket keeps Nagle's algorithm on.
     assert await nodelay_seen_by(AutoHTTPProtocol) == 0

@@ -11,7 +11,9 @@ from tests.conftest import check_snapshot, connect, text_of
 pytestmark = pytest.mark.anyio
 
 
-async def test_sets_fields_and_traits_and_shows_the_record_as_stored(settings: Settings, sandbox: SandboxServer):
+async def test_sets_fields_and_traits_and_shows_the_record_as_stored(
+    settings: Settings, sandbox: SandboxServer
+) -> None:
     async with connect(settings) as client:
         result = await client.call_tool(
             "identify_user",
@@ -40,7 +42,7 @@ async def test_sets_fields_and_traits_and_shows_the_record_as_stored(settings: S
     assert put.path == "/v1/orgs/acme/apps/web/users/google-oauth2|555"
 
 
-async def test_blank_trait_deletes_it_and_other_traits_are_kept(settings: Settings):
+async def test_blank_trait_deletes_it_and_other_traits_are_kept(settings: Settings) -> None:
     async with connect(settings) as client:
         await client.call_tool("identify_user", {"user_id": "u-77", "traits": {"a": "1", "b": "2"}})
         result = await client.call_tool("identify_user", {"user_id": "u-77", "traits": {"a": ""}})
@@ -82,7 +84,7 @@ async def test_blank_trait_deletes_it_and_other_traits_are_kept(settings: Settin
 )
 async def test_invalid_input_is_refused_before_calling_logrocket(
     settings: Settings, sandbox: SandboxServer, arguments: dict[str, object], message: str
-):
+) -> None:
     async with connect(settings) as client:
         result = await client.call_tool("identify_user", arguments)
     assert result.is_error
@@ -90,7 +92,7 @@ async def test_invalid_input_is_refused_before_calling_logrocket(
     assert not sandbox.sandbox.requests.items()
 
 
-async def test_upstream_validation_message_is_passed_on(settings: Settings, sandbox: SandboxServer):
+async def test_upstream_validation_message_is_passed_on(settings: Settings, sandbox: SandboxServer) -> None:
     # A trait key longer than LogRocket allows is refused upstream with its documented message.
     from mcp_server.sandbox.faults import Fault
 

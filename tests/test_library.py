@@ -29,6 +29,8 @@ from tests.library_backends import BACKENDS, index_url
 HISTORY = 60  # sessions of history per app: every story line, and a sync that takes seconds
 APPS = ("acme/web", "acme/mobile")
 SINCE_ALL = ANCHOR_MS - 10 * bf.DAY_MS
+# An index filled by sync_sessions: its URL, a store open on it, and its directory.
+Synced = tuple[str, Store, Path]
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +62,9 @@ async def sync_app(settings: Settings, **options: Any) -> Any:
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
-def synced(request: pytest.FixtureRequest, world_server: SandboxServer, tmp_path_factory: pytest.TempPathFactory):
+def synced(
+    request: pytest.FixtureRequest, world_server: SandboxServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Synced]:
     """One index per backend holding both apps, filled through the sync_sessions tool."""
     directory = tmp_path_factory.mktemp("index")
     with index_url(request.param, directory) as url:
@@ -117,7 +121,7 @@ def query(q: bf.Q) -> SessionQuery:
 
 
 @pytest.mark.parametrize("q", QUERIES, ids=repr)
-def test_find_sessions_equals_brute_force(synced, truths: list[bf.Truth], q: bf.Q):
+def test_find_sessions_equals_brute_force(synced: Synced, truths: list[bf.Truth], q: bf.Q) -> None:
     _, store, _ = synced
     expected = bf.find(truths, q)
     found = [(r.app, r.session_id) for r in store.find(query(q), after=None, limit=10_000)]
@@ -147,7 +151,7 @@ STATS_QUERIES = [
 
 @pytest.mark.parametrize("group_by", ["errors", "requests", "pages", "events", "users", "days"])
 @pytest.mark.parametrize("q", STATS_QUERIES, ids=repr)
-def test_session_stats_equals_brute_force(synced, truths: list[bf.Truth], group_by: str, q: bf.Q):
+def test_session_stats_equals_brute_force(synced: Synced, truths: list[bf.Truth], group_by: str, q: bf.Q) -> None:
     _, store, _ = synced
     expected = bf.stats(truths, group_by, q, 25)
     rows = store.stats(group_by, query(q), limit=25)  # type: ignore[arg-type]
@@ -173,7 +177,7 @@ def test_session_stats_equals_brute_force(synced, truths: list[bf.Truth], group_
     assert got == expected
 
 
-def test_coverage_counts_every_app_exactly(synced, truths: list[bf.Truth]):
+def test_coverage_counts_every_app_exactly(synced: Synced, truths: list[bf.Truth]) -> None:
     _, store, _ = synced
     coverage = store.coverage()
     assert {a.app: a.sessions for a in coverage.apps} == {app: sum(t.app == app for t in truths) for app in APPS}
@@ -183,7 +187,7 @@ def test_coverage_counts_every_app_exactly(synced, truths: list[bf.Truth]):
         assert a.window_from_ms == SINCE_ALL and a.synced_through_ms is not None and a.failures == 0
 
 
-def test_the_story_lines_are_there_to_find(synced, truths: list[bf.Truth]):
+def test_the_story_lines_are_there_to_find(synced: Synced, truths: list[bf.Truth]) -> None:
     _, store, _ = synced
     payers = store.stats("users", SessionQuery(error="PaymentDeclinedError"), limit=10)
     assert [r.key[2] for r in payers] == ["dana@wayne.example"]
@@ -201,7 +205,7 @@ def test_the_story_lines_are_there_to_find(synced, truths: list[bf.Truth]):
     assert PAYMENT_ERROR in [r.key for r in store.stats("errors", SessionQuery(user="dana"), limit=5)]
 
 
-def test_the_world_has_a_week_of_history_for_many_people():
+def test_the_world_has_a_week_of_history_for_many_people() -> None:
     world = SandboxWorld(anchor_ms=ANCHOR_MS)
     sessions = [s for app in world.apps.values() for s in app.sessions]
     people = {s.user.user_id for s in sessions if not s.user.anonymous}

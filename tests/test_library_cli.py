@@ -14,7 +14,7 @@ def run(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run([SCRIPT, *args], capture_output=True, text=True, timeout=300, env=env, check=False)
 
 
-def test_sync_then_stats_then_forget_a_user_then_drop(tmp_path: Path):
+def test_sync_then_stats_then_forget_a_user_then_drop(tmp_path: Path) -> None:
     db = tmp_path / "index.db"
     env = {
         **CLEAN_ENV,
@@ -59,7 +59,7 @@ def test_sync_then_stats_then_forget_a_user_then_drop(tmp_path: Path):
     assert not db.exists()
 
 
-def test_call_find_sessions_in_the_sandbox_finds_the_story_lines():
+def test_call_find_sessions_in_the_sandbox_finds_the_story_lines() -> None:
     done = run("call", "find_sessions", "--sandbox", "error=PaymentDeclined", "limit=3", env=CLEAN_ENV)
     assert done.returncode == 0, done.stderr
     assert "`Dana Kowalski` `dana@wayne.example`" in done.stdout

@@ -103,7 +103,9 @@ async def full_sync(settings: Settings) -> list[tuple[Any, ...]]:
         await worker.close()
 
 
-async def test_a_sync_stopped_anywhere_and_run_again_ends_with_the_same_index(world, url, tmp_path):
+async def test_a_sync_stopped_anywhere_and_run_again_ends_with_the_same_index(
+    world: SandboxServer, url: str, tmp_path: Path
+) -> None:
     reference_url = str(tmp_path / "reference.db")
     expected = await full_sync(settings_for(world, reference_url, tmp_path / "c1"))
     world.sandbox.requests.clear()
@@ -142,7 +144,7 @@ class KillSync(Exception):
     pass
 
 
-async def test_a_repeated_sync_downloads_nothing(world, url, tmp_path):
+async def test_a_repeated_sync_downloads_nothing(world: SandboxServer, url: str, tmp_path: Path) -> None:
     settings = settings_for(world, url, tmp_path / "c")
     await full_sync(settings)
     world.sandbox.requests.clear()
@@ -158,7 +160,7 @@ async def test_a_repeated_sync_downloads_nothing(world, url, tmp_path):
     assert downloads(world) == Counter()
 
 
-async def test_two_syncs_at_once_index_nothing_twice(world, url, tmp_path):
+async def test_two_syncs_at_once_index_nothing_twice(world: SandboxServer, url: str, tmp_path: Path) -> None:
     settings = settings_for(world, url, tmp_path / "c")
     one, two = Worker(settings, owner="worker-1"), Worker(settings, owner="worker-2")
     outcomes: dict[str, Any] = {}
@@ -184,7 +186,9 @@ async def test_two_syncs_at_once_index_nothing_twice(world, url, tmp_path):
     assert max(downloads(world).values()) == 1
 
 
-async def test_a_failed_export_is_recorded_with_its_reason_and_retried_by_the_next_sync(world, url, tmp_path):
+async def test_a_failed_export_is_recorded_with_its_reason_and_retried_by_the_next_sync(
+    world: SandboxServer, url: str, tmp_path: Path
+) -> None:
     app = world.world.app("acme", "web")
     assert app is not None
     victim = app.sessions[3]
@@ -208,12 +212,14 @@ async def test_a_failed_export_is_recorded_with_its_reason_and_retried_by_the_ne
         assert victim.session_id in [s["session_id"] for s in found.structured_content["sessions"]]
 
 
-async def test_sync_sessions_stops_at_max_sessions_with_the_exact_call_that_continues(world, url, tmp_path):
+async def test_sync_sessions_stops_at_max_sessions_with_the_exact_call_that_continues(
+    world: SandboxServer, url: str, tmp_path: Path
+) -> None:
     settings = settings_for(world, url, tmp_path / "c")
-    progress: list[str] = []
+    seen: list[str] = []
 
-    async def on_progress(done: float, total: float | None, message: str | None) -> None:
-        progress.append(message or "")
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        seen.append(message or "")
 
     async with connect(settings) as client:
         first = await client.call_tool(
@@ -221,10 +227,10 @@ async def test_sync_sessions_stops_at_max_sessions_with_the_exact_call_that_cont
         )
         data = first.structured_content
         assert data is not None
-        assert data["done"] is False and data["status"] == "partial" and data["indexed"] == 20
+        assert (data["done"], data["status"], data["indexed"]) == (False, "partial", 20)
         assert data["next_call"] == "sync_sessions(max_sessions=20)"
         assert "sync_sessions(max_sessions=20)" in text_of(first)
-        assert progress and progress[-1].startswith("Indexed 20 new sessions")
+        assert seen and seen[-1].startswith("Indexed 20 new sessions")
         calls = 1
         while not data["done"]:
             result = await client.call_tool("sync_sessions", {"max_sessions": 20})
@@ -237,7 +243,9 @@ async def test_sync_sessions_stops_at_max_sessions_with_the_exact_call_that_cont
         assert found.structured_content["count"] == app_sessions(world)
 
 
-async def test_the_time_budget_ends_a_call_with_done_false_and_the_call_that_continues(world, url, tmp_path):
+async def test_the_time_budget_ends_a_call_with_done_false_and_the_call_that_continues(
+    world: SandboxServer, url: str, tmp_path: Path
+) -> None:
     settings = settings_for(world, url, tmp_path / "c", sync_time_budget=0.001)
     async with connect(settings) as client:
         result = await client.call_tool("sync_sessions", {"since": SINCE, "until": ANCHOR_MS})
@@ -247,7 +255,7 @@ async def test_the_time_budget_ends_a_call_with_done_false_and_the_call_that_con
     assert "time budget" in text_of(result)
 
 
-async def test_an_empty_index_says_how_to_fill_it(world, url, tmp_path):
+async def test_an_empty_index_says_how_to_fill_it(world: SandboxServer, url: str, tmp_path: Path) -> None:
     async with connect(settings_for(world, url, tmp_path / "c")) as client:
         result = await client.call_tool("find_sessions", {"user": "jane@acme.com"})
         stats = await client.call_tool("session_stats", {"group_by": "errors", "since": "7d"})
@@ -258,7 +266,9 @@ async def test_an_empty_index_says_how_to_fill_it(world, url, tmp_path):
     assert "the session index is empty" in text_of(stats)
 
 
-async def test_coverage_names_a_window_outside_the_index_with_the_call_that_fills_it(world, url, tmp_path):
+async def test_coverage_names_a_window_outside_the_index_with_the_call_that_fills_it(
+    world: SandboxServer, url: str, tmp_path: Path
+) -> None:
     settings = settings_for(world, url, tmp_path / "c")
     async with connect(settings) as client:
         await client.call_tool("sync_sessions", {"since": ANCHOR_MS - 3 * bf.DAY_MS})
@@ -273,7 +283,9 @@ async def test_coverage_names_a_window_outside_the_index_with_the_call_that_fill
     assert f"call `{gap['call']}`" in text_of(result)
 
 
-async def test_read_session_export_by_session_id_through_the_index(world, url, tmp_path):
+async def test_read_session_export_by_session_id_through_the_index(
+    world: SandboxServer, url: str, tmp_path: Path
+) -> None:
     settings = settings_for(world, url, tmp_path / "c")
     app = world.world.app("acme", "web")
     assert app is not None
@@ -290,7 +302,9 @@ async def test_read_session_export_by_session_id_through_the_index(world, url, t
         assert both.is_error and "exactly one" in text_of(both)
 
 
-async def test_read_session_export_records_the_session_in_the_index(world, url, tmp_path):
+async def test_read_session_export_records_the_session_in_the_index(
+    world: SandboxServer, url: str, tmp_path: Path
+) -> None:
     settings = settings_for(world, url, tmp_path / "c")
     async with connect(settings) as client:
         listing = await client.call_tool("list_exports", {"limit": 3})
@@ -310,7 +324,9 @@ EXPIRE_AND_SPOIL = (
 )
 
 
-async def test_an_expired_link_is_answered_from_the_cache_or_listed_again(world, url, tmp_path):
+async def test_an_expired_link_is_answered_from_the_cache_or_listed_again(
+    world: SandboxServer, url: str, tmp_path: Path
+) -> None:
     settings = settings_for(world, url, tmp_path / "c")
     app = world.world.app("acme", "web")
     assert app is not None
@@ -340,7 +356,7 @@ async def test_an_expired_link_is_answered_from_the_cache_or_listed_again(world,
         store.close()
 
 
-async def test_retention_prunes_old_sessions(world, url, tmp_path):
+async def test_retention_prunes_old_sessions(world: SandboxServer, url: str, tmp_path: Path) -> None:
     settings = settings_for(world, url, tmp_path / "c")
     worker = Worker(settings)
     try:
@@ -356,7 +372,7 @@ async def test_retention_prunes_old_sessions(world, url, tmp_path):
         await worker.close()
 
 
-async def test_forget_user_deletes_everything_about_them(world, url, tmp_path):
+async def test_forget_user_deletes_everything_about_them(world: SandboxServer, url: str, tmp_path: Path) -> None:
     settings = settings_for(world, url, tmp_path / "c")
     worker = Worker(settings)
     try:
@@ -375,7 +391,9 @@ async def test_forget_user_deletes_everything_about_them(world, url, tmp_path):
         await worker.close()
 
 
-async def test_a_server_started_with_sync_on_start_fills_its_index_in_the_background(world, url, tmp_path):
+async def test_a_server_started_with_sync_on_start_fills_its_index_in_the_background(
+    world: SandboxServer, url: str, tmp_path: Path
+) -> None:
     settings = settings_for(world, url, tmp_path / "c", sync_on_start=True, sync_first_days=40.0)
     async with connect(settings) as client:
         for _ in range(600):  # the promise, not a speed: the background sync ends, and its sessions are found
@@ -389,16 +407,20 @@ async def test_a_server_started_with_sync_on_start_fills_its_index_in_the_backgr
         assert data["coverage"]["sessions"] > 0 and data["count"] == 1
 
 
-def test_sync_every_reads_durations():
-    from mcp_server.__main__ import _duration_seconds
-    from mcp_server.errors import UserFacingError
+def test_sync_every_reads_durations() -> None:
+    from mcp_server.__main__ import _parser, read_settings
+    from mcp_server.errors import ConfigError
 
-    assert _duration_seconds("15m") == 900 and _duration_seconds("1h") == 3600 and _duration_seconds("90") == 90
-    with pytest.raises(UserFacingError, match="not a duration"):
-        _duration_seconds("soon")
+    def every(text: str) -> float:
+        return Settings.from_env({"SESSION_REPLAY_MCP_SYNC_EVERY": text}).sync_every
+
+    assert every("15m") == 900 and every("1h") == 3600 and every("90") == 90 and every("900") == 900
+    assert read_settings(_parser().parse_args(["serve", "--sync-every", "15m"]))[0].sync_every == 900
+    with pytest.raises(ConfigError, match="not a duration"):
+        every("soon")
 
 
-def test_index_urls_name_sqlite_files_or_postgresql_and_refuse_anything_else(tmp_path):
+def test_index_urls_name_sqlite_files_or_postgresql_and_refuse_anything_else(tmp_path: Path) -> None:
     from mcp_server.errors import ConfigError
     from mcp_server.library.db import SqliteDatabase
 
@@ -418,7 +440,7 @@ def test_index_urls_name_sqlite_files_or_postgresql_and_refuse_anything_else(tmp
         open_database(str(blocker / "index.db"), tmp_path / "d.db")
 
 
-async def test_an_index_that_cannot_be_opened_is_a_clear_tool_error(world, tmp_path):
+async def test_an_index_that_cannot_be_opened_is_a_clear_tool_error(world: SandboxServer, tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("")
     async with connect(settings_for(world, str(blocker / "index.db"), tmp_path / "c")) as client:
@@ -427,7 +449,7 @@ async def test_an_index_that_cannot_be_opened_is_a_clear_tool_error(world, tmp_p
     assert "cannot be created" in text_of(result) and "SESSION_REPLAY_MCP_INDEX_URL" in text_of(result)
 
 
-def test_drop_removes_the_index_and_the_next_use_creates_it_empty(url, tmp_path):
+def test_drop_removes_the_index_and_the_next_use_creates_it_empty(url: str, tmp_path: Path) -> None:
     store = Store(open_database(url, tmp_path))
     store.put_many([], 0)
     store.save_position("acme/web", store.position("acme/web"))
@@ -440,7 +462,7 @@ def test_drop_removes_the_index_and_the_next_use_creates_it_empty(url, tmp_path)
         again.close()
 
 
-def test_settings_for_the_index_are_checked():
+def test_settings_for_the_index_are_checked() -> None:
     from mcp_server.errors import ConfigError
 
     with pytest.raises(ConfigError, match="SESSION_REPLAY_MCP_INDEX_RETENTION_DAYS must be a number of days"):
@@ -451,7 +473,7 @@ def test_settings_for_the_index_are_checked():
     assert "hunter22" in secret.secrets
 
 
-def test_a_name_fragment_shared_by_hundreds_of_people_finds_all_their_sessions(url, tmp_path):
+def test_a_name_fragment_shared_by_hundreds_of_people_finds_all_their_sessions(url: str, tmp_path: Path) -> None:
     from mcp_server.library.model import ExportRef, SessionFacts
 
     store = Store(open_database(url, tmp_path))
@@ -470,14 +492,16 @@ def test_a_name_fragment_shared_by_hundreds_of_people_finds_all_their_sessions(u
         ]
         store.put_many(facts, ANCHOR_MS)
         found = store.find(SessionQuery(user="COMMON"), after=None, limit=10_000)  # 700 people: the subquery path
-        assert [r.session_id for r in found] == [f.session_id for f in facts if f.user_name.startswith("Common")]
+        assert [r.session_id for r in found] == [
+            f.session_id for f in facts if (f.user_name or "").startswith("Common")
+        ]
         few = store.find(SessionQuery(user="rare person 13"), after=None, limit=10_000)  # 13, 131, 133, ...: a list
         assert {r.user_id for r in few} == {f"u-{n}" for n in range(1400) if n % 2 and str(n).startswith("13")}
     finally:
         store.close()
 
 
-async def test_recorded_values_stay_inert_in_answers(world, url, tmp_path):
+async def test_recorded_values_stay_inert_in_answers(world: SandboxServer, url: str, tmp_path: Path) -> None:
     from mcp_server.library.model import ErrorFact, ExportRef, SessionFacts
 
     store = Store(open_database(url, tmp_path))

@@ -7,16 +7,18 @@ import re
 
 import pytest
 
+from mcp_server.results.list_exports import MAX_CHARS
 from mcp_server.sandbox.server import SandboxServer
 from mcp_server.sandbox.world import CURSOR_SCALE
 from mcp_server.settings import Settings
-from mcp_server.tools.list_exports import MAX_CHARS
 from tests.conftest import check_snapshot, connect, normalize, text_of
 
 pytestmark = pytest.mark.anyio
 
 
-async def test_first_page_lists_sessions_with_what_their_urls_reveal(settings: Settings, sandbox: SandboxServer):
+async def test_first_page_lists_sessions_with_what_their_urls_reveal(
+    settings: Settings, sandbox: SandboxServer
+) -> None:
     async with connect(settings) as client:
         result = await client.call_tool("list_exports", {"limit": 3})
     assert not result.is_error
@@ -40,7 +42,9 @@ async def test_first_page_lists_sessions_with_what_their_urls_reveal(settings: S
         assert session["url"] in text
 
 
-async def test_paging_with_the_cursor_returns_every_session_exactly_once(settings: Settings, sandbox: SandboxServer):
+async def test_paging_with_the_cursor_returns_every_session_exactly_once(
+    settings: Settings, sandbox: SandboxServer
+) -> None:
     app = sandbox.world.app("acme", "web")
     assert app is not None
     seen: list[str] = []
@@ -64,7 +68,9 @@ async def test_paging_with_the_cursor_returns_every_session_exactly_once(setting
     assert f'call `list_exports(cursor="{cursor}")`' in text_of(last)
 
 
-async def test_a_short_page_says_plainly_that_there_are_no_more_for_now(settings: Settings, sandbox: SandboxServer):
+async def test_a_short_page_says_plainly_that_there_are_no_more_for_now(
+    settings: Settings, sandbox: SandboxServer
+) -> None:
     app = sandbox.world.app("acme", "web")
     assert app is not None
     before_last = str(app.cursor_of(app.sessions[-3]))
@@ -88,7 +94,7 @@ async def test_a_short_page_says_plainly_that_there_are_no_more_for_now(settings
 )
 async def test_since_is_sent_as_date_in_milliseconds(
     settings: Settings, sandbox: SandboxServer, since: object, expected_ms: int
-):
+) -> None:
     async with connect(settings) as client:
         result = await client.call_tool("list_exports", {"since": since, "limit": 100})
     assert not result.is_error, text_of(result)
@@ -102,7 +108,7 @@ async def test_since_is_sent_as_date_in_milliseconds(
     assert [s["session_id"] for s in data["sessions"]] == expected
 
 
-async def test_relative_since_counts_back_from_now(settings: Settings, sandbox: SandboxServer):
+async def test_relative_since_counts_back_from_now(settings: Settings, sandbox: SandboxServer) -> None:
     async with connect(settings) as client:
         result = await client.call_tool("list_exports", {"since": "7d"})
     data = result.structured_content
@@ -112,7 +118,7 @@ async def test_relative_since_counts_back_from_now(settings: Settings, sandbox: 
     assert abs(data["since_ms"] - (time.time() * 1000 - 7 * 86_400_000)) < 60_000
 
 
-async def test_a_cursor_given_as_a_json_number_is_used_exactly(settings: Settings, sandbox: SandboxServer):
+async def test_a_cursor_given_as_a_json_number_is_used_exactly(settings: Settings, sandbox: SandboxServer) -> None:
     app = sandbox.world.app("acme", "web")
     assert app is not None
     cursor = app.cursor_of(app.sessions[4])
@@ -162,7 +168,7 @@ async def test_a_cursor_given_as_a_json_number_is_used_exactly(settings: Setting
 )
 async def test_invalid_arguments_get_a_clear_message_and_no_upstream_call(
     settings: Settings, sandbox: SandboxServer, arguments: dict[str, object], message: str
-):
+) -> None:
     async with connect(settings) as client:
         result = await client.call_tool("list_exports", arguments)
     assert result.is_error
@@ -170,7 +176,9 @@ async def test_invalid_arguments_get_a_clear_message_and_no_upstream_call(
     assert not sandbox.sandbox.requests.items()
 
 
-async def test_a_full_page_of_long_urls_stays_within_the_size_budget(settings: Settings, sandbox: SandboxServer):
+async def test_a_full_page_of_long_urls_stays_within_the_size_budget(
+    settings: Settings, sandbox: SandboxServer
+) -> None:
     async with connect(settings) as client:
         result = await client.call_tool("list_exports", {"limit": 100})
     text = text_of(result)
@@ -183,7 +191,7 @@ async def test_a_full_page_of_long_urls_stays_within_the_size_budget(settings: S
         assert f"{data['count'] - len(shown)} sessions of this page are not shown" in text
 
 
-async def test_the_cursor_survives_a_json_round_trip_as_text(settings: Settings):
+async def test_the_cursor_survives_a_json_round_trip_as_text(settings: Settings) -> None:
     async with connect(settings) as client:
         result = await client.call_tool("list_exports", {"limit": 1})
     data = result.structured_content
@@ -194,9 +202,8 @@ async def test_the_cursor_survives_a_json_round_trip_as_text(settings: Settings)
     assert int(cursor) % CURSOR_SCALE == 0  # the first session's tie-breaker; all digits kept
 
 
-def test_rows_that_do_not_fit_are_cut_with_the_call_that_gets_them():
-    from mcp_server.exports.urlinfo import inspect_export_url
-    from mcp_server.tools.list_exports import ExportedSession, ListExportsOutput, _markdown
+def test_rows_that_do_not_fit_are_cut_with_the_call_that_gets_them() -> None:
+    from mcp_server.results.list_exports import ExportedSession, ListExportsOutput
 
     urls = [
         f"https://storage.googleapis.com/lr-exports/acme/web/2026-11-15/{i:04d}.jsonl?sig={'x' * 700}"
@@ -213,9 +220,15 @@ def test_rows_that_do_not_fit_are_cut_with_the_call_that_gets_them():
         for u in urls
     ]
     out = ListExportsOutput(
-        app_id="acme/web", count=100, sessions=sessions, next_cursor="99", more_available=True, since_ms=None
+        app_id="acme/web",
+        count=100,
+        sessions=sessions,
+        next_cursor="99",
+        more_available=True,
+        since_ms=None,
+        cursor_sent="42",
     )
-    text = _markdown(out, [inspect_export_url(u) for u in urls], 0, "42")
+    text = out.render()
     assert len(text) <= MAX_CHARS
     shown = re.findall(r"^\d+\. `(http[^`]+)`$", text, flags=re.MULTILINE)
     assert 0 < len(shown) < 100
@@ -227,3 +240,33 @@ def test_rows_that_do_not_fit_are_cut_with_the_call_that_gets_them():
         f"limit={len(shown)})` and continue from its cursor." in text
     )
     assert text.endswith('**More sessions:** call `list_exports(cursor="99")` for the next page.')
+
+
+def test_expiry_is_a_time_in_the_structured_result_and_an_age_in_the_markdown() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from mcp_server.results.list_exports import ExportedSession, ListExportsOutput
+
+    expires = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=2, minutes=1)
+    session = ExportedSession(
+        url="https://storage.googleapis.com/lr-exports/acme/web/2026-11-15/0001.jsonl.gz",
+        session_id=None,
+        replay_url=None,
+        recorded_on="2026-11-15",
+        expires_at=expires,
+        compressed=True,
+    )
+    out = ListExportsOutput(
+        app_id="acme/web", count=1, sessions=[session], next_cursor=None, more_available=False, since_ms=None
+    )
+    data = out.model_dump(mode="json")
+    # The file format is shown, not part of the (reviewed) output schema; the expiry is this server's UTC text.
+    assert data["sessions"][0] == {
+        "url": session.url,
+        "session_id": None,
+        "replay_url": None,
+        "recorded_on": "2026-11-15",
+        "expires_at": expires.strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+    assert "| 1 | 2026-11-15 | ? | JSON Lines, gzip | in 2 h |" in out.render()
+    assert ListExportsOutput.model_validate(data).sessions[0].expires_at == expires  # as clients' data reads back

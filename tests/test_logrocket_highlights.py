@@ -27,7 +27,7 @@ def client(answer: Any, seen: list[httpx2.Request] | None = None) -> LogRocketCl
     return LogRocketClient(SETTINGS, transport=httpx2.MockTransport(handle))
 
 
-async def test_the_post_sends_the_body_to_the_documented_path_and_reads_the_id():
+async def test_the_post_sends_the_body_to_the_documented_path_and_reads_the_id() -> None:
     seen: list[httpx2.Request] = []
     lr = client({"id": "ab" * 32}, seen)
     assert await lr.request_highlights({"userEmail": "jane@acme.com", "question": "q"}) == "ab" * 32
@@ -39,14 +39,14 @@ async def test_the_post_sends_the_body_to_the_documented_path_and_reads_the_id()
 
 
 @pytest.mark.parametrize("answer", [{"id": ""}, {"id": "a/b"}, {"request": "x"}, ["x"]])
-async def test_a_post_answer_without_a_usable_id_is_a_bad_response(answer: Any):
+async def test_a_post_answer_without_a_usable_id_is_a_bad_response(answer: Any) -> None:
     lr = client(answer)
     with pytest.raises(UpstreamBadResponse, match='JSON that is not an object with a request "id"'):
         await lr.request_highlights({"userID": "u"})
     await lr.aclose()
 
 
-async def test_the_api_description_shape_with_complete_and_session_id_is_read():
+async def test_the_api_description_shape_with_complete_and_session_id_is_read() -> None:
     answer = {
         "status": "complete",
         "requestID": "r",
@@ -82,7 +82,7 @@ async def test_the_api_description_shape_with_complete_and_session_id_is_read():
         ({"status": "READY", "result": "text"}, 'a "result" object or null'),
     ],
 )
-async def test_a_status_answer_of_another_shape_is_a_bad_response(answer: Any, expected: str):
+async def test_a_status_answer_of_another_shape_is_a_bad_response(answer: Any, expected: str) -> None:
     lr = client(answer)
     with pytest.raises(UpstreamBadResponse, match=expected):
         await lr.get_highlights("r")

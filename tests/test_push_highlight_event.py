@@ -5,21 +5,22 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from mcp_server.sandbox.highlight_api import HighlightSession
+from mcp_server.sandbox.highlight_api import HighlightGraph, HighlightSession
 from mcp_server.sandbox.server import SandboxServer
 from mcp_server.settings import Settings
-from tests.conftest import check_snapshot, connect, normalize, text_of
+from tests.conftest import Ran, check_snapshot, connect, normalize, text_of
 
 pytestmark = pytest.mark.anyio
 
 SECURE_ID = re.compile(r"^[A-Za-z0-9]{28}$")
 
 
-def graph(sandbox: SandboxServer) -> Any:
+def graph(sandbox: SandboxServer) -> HighlightGraph:
     return sandbox.sandbox.highlight
 
 
@@ -39,7 +40,7 @@ def stable(text: str, secure_id: str) -> str:
     return re.sub(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z", "TIMESTAMP", text)
 
 
-async def test_a_new_session_with_identify_and_properties(settings: Settings, sandbox: SandboxServer):
+async def test_a_new_session_with_identify_and_properties(settings: Settings, sandbox: SandboxServer) -> None:
     before = time.time() * 1000
     async with connect(settings) as client:
         result = await client.call_tool(
@@ -107,7 +108,7 @@ async def test_a_new_session_with_identify_and_properties(settings: Settings, sa
 
 async def test_pushing_into_an_existing_session_reuses_it_and_counts_payloads_up(
     settings: Settings, sandbox: SandboxServer
-):
+) -> None:
     async with connect(settings) as client:
         first = await client.call_tool("push_highlight_event", {"event": "signed_in"})
         assert first.structured_content is not None
@@ -140,7 +141,7 @@ async def test_pushing_into_an_existing_session_reuses_it_and_counts_payloads_up
 
 async def test_a_session_started_elsewhere_gets_payload_ids_after_any_it_may_have(
     settings: Settings, sandbox: SandboxServer
-):
+) -> None:
     async with connect(settings) as client:
         started = await client.call_tool("push_highlight_event", {"event": "opened"})
     assert started.structured_content is not None
@@ -167,7 +168,9 @@ async def test_a_session_started_elsewhere_gets_payload_ids_after_any_it_may_hav
     )
 
 
-async def test_a_numeric_project_id_gives_a_link_for_an_existing_session(settings: Settings, sandbox: SandboxServer):
+async def test_a_numeric_project_id_gives_a_link_for_an_existing_session(
+    settings: Settings, sandbox: SandboxServer
+) -> None:
     async with connect(settings) as client:
         started = await client.call_tool("push_highlight_event", {"event": "opened"})
     assert started.structured_content is not None
@@ -182,7 +185,7 @@ async def test_a_numeric_project_id_gives_a_link_for_an_existing_session(setting
 
 async def test_no_project_id_is_a_config_error_but_an_existing_session_needs_none(
     settings: Settings, sandbox: SandboxServer
-):
+) -> None:
     no_project = Settings(highlight_public_graph_url=sandbox.highlight_url, retry_base_delay=0.01, read_timeout=2.0)
     async with connect(no_project) as client:
         result = await client.call_tool("push_highlight_event", {"event": "opened"})
@@ -209,7 +212,9 @@ async def test_no_project_id_is_a_config_error_but_an_existing_session_needs_non
     assert [e["name"] for e in stored(sandbox, secure_id).track_events()] == ["opened", "next"]
 
 
-async def test_accepted_is_not_stored_an_unknown_project_is_dropped_later(settings: Settings, sandbox: SandboxServer):
+async def test_accepted_is_not_stored_an_unknown_project_is_dropped_later(
+    settings: Settings, sandbox: SandboxServer
+) -> None:
     # A number always decodes, so Highlight accepts it; its worker then finds no such project.
     async with connect(settings) as client:
         result = await client.call_tool("push_highlight_event", {"event": "lost", "project_id": "999"})
@@ -279,7 +284,7 @@ async def test_accepted_is_not_stored_an_unknown_project_is_dropped_later(settin
 )
 async def test_invalid_arguments_are_refused_before_anything_is_sent(
     settings: Settings, sandbox: SandboxServer, arguments: dict[str, object], message: str
-):
+) -> None:
     async with connect(settings) as client:
         result = await client.call_tool("push_highlight_event", arguments)
     assert result.is_error
@@ -287,7 +292,9 @@ async def test_invalid_arguments_are_refused_before_anything_is_sent(
     assert not sandbox.sandbox.requests.items()
 
 
-async def test_the_session_link_opens_the_sandbox_view_of_the_session(settings: Settings, sandbox: SandboxServer):
+async def test_the_session_link_opens_the_sandbox_view_of_the_session(
+    settings: Settings, sandbox: SandboxServer
+) -> None:
     import httpx2
 
     async with connect(settings) as client:
@@ -307,7 +314,7 @@ async def test_the_session_link_opens_the_sandbox_view_of_the_session(settings: 
     assert listing["public_graph"] == sandbox.highlight_url
 
 
-async def test_nothing_the_user_sent_is_logged(settings: Settings, captured_logs: list[str]):
+async def test_nothing_the_user_sent_is_logged(settings: Settings, captured_logs: list[str]) -> None:
     async with connect(settings) as client:
         result = await client.call_tool(
             "push_highlight_event",
@@ -319,7 +326,7 @@ async def test_nothing_the_user_sent_is_logged(settings: Settings, captured_logs
         assert value not in logged
 
 
-async def test_read_only_mode_hides_the_tool_and_the_instructions_do_not_mention_it():
+async def test_read_only_mode_hides_the_tool_and_the_instructions_do_not_mention_it() -> None:
     from mcp_server.server import build_server
 
     async with connect(Settings(read_only=True)) as client:
@@ -332,10 +339,8 @@ async def test_read_only_mode_hides_the_tool_and_the_instructions_do_not_mention
     assert "- push_highlight_event: record a custom event" in (build_server(Settings()).instructions or "")
 
 
-def test_the_command_line_pushes_into_the_sandbox():
-    from tests.test_cli import run
-
-    done = run("call", "push_highlight_event", "--sandbox", "event=trial_started", 'properties={"plan": "pro"}')
+def test_the_command_line_pushes_into_the_sandbox(cli: Callable[..., Ran]) -> None:
+    done = cli("call", "push_highlight_event", "--sandbox", "event=trial_started", 'properties={"plan": "pro"}')
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("Started a new Highlight session and recorded the event `trial_started` in it.")
     assert "| event | `plan` | `pro` |" in done.stdout

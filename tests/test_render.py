@@ -2,38 +2,47 @@
 
 from __future__ import annotations
 
+from mcp_server.redact import REDACTED, Redactor
 from mcp_server.render.budget import Budget
 from mcp_server.render.markdown import code, plain, table
-from mcp_server.render.text import clean_text, truncate
+from mcp_server.text import clean_text, truncate
 
 
-def test_code_spans_hold_any_backticks():
+def test_code_spans_hold_any_backticks() -> None:
     assert code("a`b") == "``a`b``"
     assert code("``x``") == "``` ``x`` ```"
     assert code("") == "` `"
 
 
-def test_control_and_bidi_characters_are_removed_and_lines_joined():
+def test_control_and_bidi_characters_are_removed_and_lines_joined() -> None:
     assert clean_text("ok\u202e\u0007 then\nnext\r\n\tline") == "ok then next line"
 
 
-def test_plain_text_cannot_open_a_link_or_heading():
+def test_plain_text_cannot_open_a_link_or_heading() -> None:
     assert plain("# [click](javascript:x)") == "\\# \\[click\\]\\(javascript:x\\)"
 
 
-def test_table_cells_cannot_add_columns_or_rows():
+def test_table_cells_cannot_add_columns_or_rows() -> None:
     rendered = table(["a"], [[code("x | y\n| z |")]])
     assert rendered.splitlines()[2] == "| `x \\| y \\| z \\|` |"
 
 
-def test_truncation_says_how_much_was_cut_and_respects_the_limit():
+def test_truncation_says_how_much_was_cut_and_respects_the_limit() -> None:
     text = truncate("x" * 500, 100)
     assert len(text) == 100 and text.endswith("… (+414 chars)")
     assert text.count("x") + 414 == 500
 
 
-def test_budget_never_exceeds_its_limit():
+def test_budget_never_exceeds_its_limit() -> None:
     budget = Budget(50, reserve=10)
     assert budget.add("a" * 30)
     assert not budget.add("b" * 20)
     assert len(budget.close("c" * 10)) <= 50
+
+
+def test_a_redactor_passed_to_truncate_runs_before_the_cut() -> None:
+    key = "acme:web:Sk0123456789abcdefghijklmnopqrstuv"
+    text = "upstream said: bad key " + key + " (check it)"
+    limit = text.index(key) + 26  # the cut would leave a piece of the key too short to be recognised later
+    assert Redactor([key])(truncate(text, limit)) == truncate(text, limit)  # the piece alone is not found
+    assert truncate(text, limit, Redactor([key])) == f"upstream said: bad key {REDACTED} (check it)"

@@ -71,7 +71,9 @@ async def lines_of(http: httpx2.AsyncClient, url: str) -> list[bytes]:
     return body.splitlines(keepends=True)
 
 
-async def test_the_small_profile_is_sdk_events_of_about_240_bytes(sandbox: SandboxServer, http: httpx2.AsyncClient):
+async def test_the_small_profile_is_sdk_events_of_about_240_bytes(
+    sandbox: SandboxServer, http: httpx2.AsyncClient
+) -> None:
     session = session_of(sandbox, "acme/web", errors=True)
     lines = await lines_of(http, url_of(sandbox, session, "&profile=small&events=6000"))
     events = [orjson.loads(line) for line in lines]
@@ -92,7 +94,7 @@ async def test_the_small_profile_is_sdk_events_of_about_240_bytes(sandbox: Sandb
     assert types["lr.network.ResponseEvent"] >= 0.8 * types["lr.network.RequestEvent"]
 
 
-async def test_the_standard_profile_is_the_sessions_own_lines(sandbox: SandboxServer, http: httpx2.AsyncClient):
+async def test_the_standard_profile_is_the_sessions_own_lines(sandbox: SandboxServer, http: httpx2.AsyncClient) -> None:
     session = session_of(sandbox, "acme/web")
     url = url_of(sandbox, session, "&events=2000")
     plain = await lines_of(http, url)
@@ -101,7 +103,9 @@ async def test_the_standard_profile_is_the_sessions_own_lines(sandbox: SandboxSe
     assert sum(map(len, plain)) / len(plain) > 450  # full headers and bodies: the ~600-byte profile
 
 
-async def test_the_small_profile_keeps_streaming_rows_in_their_shape(sandbox: SandboxServer, http: httpx2.AsyncClient):
+async def test_the_small_profile_keeps_streaming_rows_in_their_shape(
+    sandbox: SandboxServer, http: httpx2.AsyncClient
+) -> None:
     session = session_of(sandbox, "acme/mobile")
     lines = await lines_of(http, url_of(sandbox, session, "&profile=small&events=3000"))
     rows = [orjson.loads(line) for line in lines]
@@ -116,7 +120,7 @@ async def test_the_small_profile_keeps_streaming_rows_in_their_shape(sandbox: Sa
 )
 async def test_an_export_of_a_given_size_is_within_one_line_of_it(
     sandbox: SandboxServer, http: httpx2.AsyncClient, app: str, profile: str, gz: bool
-):
+) -> None:
     session = session_of(sandbox, app, gz=gz)
     asked = 1_500_000
     lines = await lines_of(http, url_of(sandbox, session, f"&profile={profile}&bytes={asked}"))
@@ -126,7 +130,7 @@ async def test_an_export_of_a_given_size_is_within_one_line_of_it(
     orjson.loads(lines[-1])  # cut between lines, never inside one
 
 
-def test_a_sized_export_is_generated_line_by_line_not_held_in_memory(sandbox: SandboxServer):
+def test_a_sized_export_is_generated_line_by_line_not_held_in_memory(sandbox: SandboxServer) -> None:
     session = session_of(sandbox, "acme/web")
     tracemalloc.start()
     try:
@@ -141,7 +145,7 @@ def test_a_sized_export_is_generated_line_by_line_not_held_in_memory(sandbox: Sa
 @pytest.mark.parametrize("app", ["acme/web", "acme/mobile"])
 async def test_huge_values_are_long_non_ascii_properties_of_custom_events(
     sandbox: SandboxServer, http: httpx2.AsyncClient, app: str
-):
+) -> None:
     session = session_of(sandbox, app)
     lines = await lines_of(http, url_of(sandbox, session, "&variant=huge-values&count=4&chars=300000"))
     huge = [line for line in lines if len(line) > 100_000]
@@ -161,7 +165,7 @@ async def test_huge_values_are_long_non_ascii_properties_of_custom_events(
         assert all(ord(c) > 127 for c in value)
 
 
-def test_the_default_huge_value_is_4_mb_of_utf8_but_fits_a_4_mib_line():
+def test_the_default_huge_value_is_4_mb_of_utf8_but_fits_a_4_mib_line() -> None:
     value = huge_value(DEFAULT_CHARS)
     assert len(value) == 1_900_000
     assert 3_700_000 <= len(value.encode()) < (4 << 20) - 10_000
@@ -169,7 +173,7 @@ def test_the_default_huge_value_is_4_mb_of_utf8_but_fits_a_4_mib_line():
 
 async def test_the_blank_line_gzip_bomb_is_small_on_the_wire_and_mbs_of_newlines_inside(
     sandbox: SandboxServer, http: httpx2.AsyncClient
-):
+) -> None:
     session = session_of(sandbox, "acme/web")
     body, headers = await fetch(http, url_of(sandbox, session, f"&variant=blank-bomb&blank_bytes={16 << 20}"))
     assert headers["content-encoding"] == "gzip"  # a .jsonl name: the header says what the name does not
@@ -183,7 +187,7 @@ async def test_the_blank_line_gzip_bomb_is_small_on_the_wire_and_mbs_of_newlines
     assert inflated.startswith(b"{") and inflated.rstrip(b"\n").endswith(b"}")
 
 
-async def test_the_bomb_of_a_gz_file_is_the_file_itself(sandbox: SandboxServer, http: httpx2.AsyncClient):
+async def test_the_bomb_of_a_gz_file_is_the_file_itself(sandbox: SandboxServer, http: httpx2.AsyncClient) -> None:
     session = session_of(sandbox, "acme/web", gz=True)
     body, headers = await fetch(http, url_of(sandbox, session, "&variant=blank-bomb&blank_bytes=1000000"))
     assert "content-encoding" not in headers
@@ -208,7 +212,7 @@ def _refused_by_orjson(line: bytes) -> bool:
 @pytest.mark.parametrize("app", ["acme/web", "acme/mobile"])
 async def test_bad_values_keep_the_envelope_and_break_the_values(
     sandbox: SandboxServer, http: httpx2.AsyncClient, app: str
-):
+) -> None:
     session = session_of(sandbox, app)
     lines = await lines_of(http, url_of(sandbox, session, "&variant=bad-values"))
     own = set(session.lines())
@@ -225,7 +229,7 @@ async def test_bad_values_keep_the_envelope_and_break_the_values(
     assert any(_refused_by_orjson(line) for line in bad)
 
 
-async def test_open_requests_and_one_repeated_exception(sandbox: SandboxServer, http: httpx2.AsyncClient):
+async def test_open_requests_and_one_repeated_exception(sandbox: SandboxServer, http: httpx2.AsyncClient) -> None:
     session = session_of(sandbox, "acme/web")
     lines = await lines_of(http, url_of(sandbox, session, "&variant=open-requests&count=1000"))
     events = [orjson.loads(line) for line in lines]
@@ -241,7 +245,7 @@ async def test_open_requests_and_one_repeated_exception(sandbox: SandboxServer, 
     assert len({(e["type"], e["data"]["errorType"], e["data"]["message"]) for e in added}) == 1
 
 
-async def test_compression_faults_are_what_they_say(sandbox: SandboxServer, http: httpx2.AsyncClient):
+async def test_compression_faults_are_what_they_say(sandbox: SandboxServer, http: httpx2.AsyncClient) -> None:
     session = session_of(sandbox, "acme/web")
     plain = b"".join(session.lines())
 
@@ -272,7 +276,7 @@ async def test_compression_faults_are_what_they_say(sandbox: SandboxServer, http
 
 async def test_an_unknown_profile_or_variant_is_refused_with_the_choices(
     sandbox: SandboxServer, http: httpx2.AsyncClient
-):
+) -> None:
     session = session_of(sandbox, "acme/web")
     response = await http.get(url_of(sandbox, session, "&profile=tiny"))
     assert response.status_code == 400
@@ -283,7 +287,9 @@ async def test_an_unknown_profile_or_variant_is_refused_with_the_choices(
     assert "blank-bomb, " in response.text
 
 
-async def test_the_tool_reads_a_small_profile_export_to_the_same_facts(settings: Settings, sandbox: SandboxServer):
+async def test_the_tool_reads_a_small_profile_export_to_the_same_facts(
+    settings: Settings, sandbox: SandboxServer
+) -> None:
     """What the line size changes is the cost of a read, not what it finds."""
     session = session_of(sandbox, "acme/web", errors=True)
     events = list(session.events(3000))

@@ -42,7 +42,7 @@ def finish(http: httpx2.Client, request_id: str) -> dict[str, Any]:
         time.sleep(0.05)
 
 
-def test_pending_then_ready_with_the_documented_bodies(http: httpx2.Client):
+def test_pending_then_ready_with_the_documented_bodies(http: httpx2.Client) -> None:
     rid = start(http, userEmail="jane@acme.com")
     assert http.get(BASE, params={"id": rid}).json() == {
         "result": None,
@@ -56,13 +56,13 @@ def test_pending_then_ready_with_the_documented_bodies(http: httpx2.Client):
     assert set(done["result"]["sessions"][0]) == {"recordingID", "sessionID", "highlights"}
 
 
-def test_the_paths_keep_their_documented_slashes(http: httpx2.Client):
+def test_the_paths_keep_their_documented_slashes(http: httpx2.Client) -> None:
     # Only POST .../highlights/ and GET .../highlights?id= exist; the other spellings are refused.
     assert http.post(BASE, json={"userEmail": "jane@acme.com"}).status_code in (404, 405)
     assert http.get(BASE + "/", params={"id": "x"}).status_code in (404, 405)
 
 
-def test_sessions_are_the_users_10_most_recent_of_the_last_30_days(http: httpx2.Client, sandbox: SandboxServer):
+def test_sessions_are_the_users_10_most_recent_of_the_last_30_days(http: httpx2.Client, sandbox: SandboxServer) -> None:
     world = sandbox.world
     app = world.app("acme", "web")
     assert app is not None
@@ -77,7 +77,7 @@ def test_sessions_are_the_users_10_most_recent_of_the_last_30_days(http: httpx2.
     ]
 
 
-def test_a_time_range_narrows_the_sessions(http: httpx2.Client, sandbox: SandboxServer):
+def test_a_time_range_narrows_the_sessions(http: httpx2.Client, sandbox: SandboxServer) -> None:
     app = sandbox.world.app("acme", "web")
     assert app is not None
     start_ms, end_ms = sandbox.world.anchor_ms - 2 * DAY_MS, sandbox.world.anchor_ms - DAY_MS
@@ -88,7 +88,7 @@ def test_a_time_range_narrows_the_sessions(http: httpx2.Client, sandbox: Sandbox
     assert result["sessions"]
 
 
-def test_someone_without_sessions_gets_a_plain_answer(http: httpx2.Client):
+def test_someone_without_sessions_gets_a_plain_answer(http: httpx2.Client) -> None:
     result = finish(http, start(http, userEmail="nobody@acme.com"))["result"]
     assert result == {
         "highlights": "No sessions were found for nobody@acme.com in the requested time range.",
@@ -104,17 +104,17 @@ def test_someone_without_sessions_gets_a_plain_answer(http: httpx2.Client):
         ({"userID": "u", "timeRange": {"startMs": 5, "endMs": 5}}, "timeRange.startMs must be less than endMs"),
     ],
 )
-def test_bad_requests_are_refused(http: httpx2.Client, body: dict[str, Any], detail: str):
+def test_bad_requests_are_refused(http: httpx2.Client, body: dict[str, Any], detail: str) -> None:
     reply = http.post(BASE + "/", json=body)
     assert (reply.status_code, reply.json()) == (400, {"detail": detail})
 
 
-def test_an_unknown_id_is_404(http: httpx2.Client):
+def test_an_unknown_id_is_404(http: httpx2.Client) -> None:
     reply = http.get(BASE, params={"id": "0" * 64})
     assert (reply.status_code, reply.json()) == (404, {"detail": "Not found."})
 
 
-def test_the_control_api_sets_delay_spelling_and_failures(http: httpx2.Client, sandbox: SandboxServer):
+def test_the_control_api_sets_delay_spelling_and_failures(http: httpx2.Client, sandbox: SandboxServer) -> None:
     reply = http.post("/_sandbox/highlights", json={"delay": 0.05, "status": "COMPLETE", "fail_next": 1})
     assert reply.json() == {"delay": 0.05, "status": "COMPLETE", "fail_next": 1}
     failed = finish(http, start(http, userEmail="jane@acme.com"))
@@ -132,12 +132,12 @@ def test_the_control_api_sets_delay_spelling_and_failures(http: httpx2.Client, s
         ([1], "the body must be a JSON object"),
     ],
 )
-def test_the_control_api_refuses_nonsense(http: httpx2.Client, body: Any, detail: str):
+def test_the_control_api_refuses_nonsense(http: httpx2.Client, body: Any, detail: str) -> None:
     reply = http.post("/_sandbox/highlights", json=body)
     assert (reply.status_code, reply.json()) == (400, {"detail": detail})
 
 
-def test_failures_can_be_armed_from_python(sandbox: SandboxServer):
+def test_failures_can_be_armed_from_python(sandbox: SandboxServer) -> None:
     world: SandboxWorld = sandbox.world
     world.fail_next_highlights(2)
     assert [world.take_highlights_failure() for _ in range(3)] == [True, True, False]

@@ -26,12 +26,12 @@ from mcp import Client
 from mcp_server.adapters.errors import UpstreamError
 from mcp_server.adapters.highlight import HighlightClient
 from mcp_server.adapters.logrocket import LogRocketClient
-from mcp_server.clock import ScaledClock
 from mcp_server.redact import RedactingFilter, Redactor
 from mcp_server.sandbox.faults import Fault
 from mcp_server.sandbox.server import SandboxServer
 from mcp_server.server import build_server
 from mcp_server.settings import Settings
+from tests.clocks import VirtualClock
 from tests.conftest import text_of
 from tests.targets import (
     ALL_TARGETS,
@@ -134,7 +134,7 @@ def key_sent_only_to_logrocket(sandbox: SandboxServer) -> None:
 
 
 @pytest.mark.parametrize("target", ALL_TARGETS, ids=[t.name for t in ALL_TARGETS])
-async def test_a_normal_call(target: Target, canary: Settings, sandbox: SandboxServer, seen: Seen):
+async def test_a_normal_call(target: Target, canary: Settings, sandbox: SandboxServer, seen: Seen) -> None:
     outcome = await call(target, canary, sandbox)
     assert not outcome.error, outcome.text
     seen.add(outcome)
@@ -160,7 +160,7 @@ ECHO_CASES = [(t, k) for t in LOGROCKET_TARGETS for k in ECHOES]
 @pytest.mark.parametrize(("target", "kind"), ECHO_CASES, ids=[f"{t.name}-{k}" for t, k in ECHO_CASES])
 async def test_an_upstream_that_echoes_the_request(
     target: Target, kind: str, canary: Settings, sandbox: SandboxServer, seen: Seen
-):
+) -> None:
     fault = replace(ECHOES[kind], path=target.path, method=target.method, times=20)
     shorter = {"wait_seconds": 20} if target.tool == "summarize_user_sessions" else None  # 1 s of real time
     outcome = await call(target, canary, sandbox, lambda: sandbox.sandbox.faults.add(fault), overrides=shorter)
@@ -172,7 +172,9 @@ async def test_an_upstream_that_echoes_the_request(
     seen.add(outcome)
 
 
-async def test_an_unknown_status_echoing_the_key_in_other_case(canary: Settings, sandbox: SandboxServer, seen: Seen):
+async def test_an_unknown_status_echoing_the_key_in_other_case(
+    canary: Settings, sandbox: SandboxServer, seen: Seen
+) -> None:
     """LogRocket's status is upper-cased and shortened before it is shown: the key must go before either."""
 
     def poll(request: httpx2.Request) -> httpx2.Response:
@@ -193,18 +195,18 @@ async def through(
     settings: Settings, handler: Callable[[httpx2.Request], httpx2.Response], tool: str, arguments: dict[str, Any]
 ) -> Outcome:
     """Call ``tool`` with LogRocket replaced by ``handler``."""
-    progress: list[str] = []
+    messages: list[str] = []
 
-    async def on_progress(value: float, total: float | None, message: str | None) -> None:
-        progress.append(message or "")
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        messages.append(message or "")
 
-    server = build_server(settings, logrocket_transport=httpx2.MockTransport(handler), clock=ScaledClock(20.0))
+    server = build_server(settings, logrocket_transport=httpx2.MockTransport(handler), clock=VirtualClock())
     async with Client(server) as client:
         result = await client.call_tool(tool, arguments, progress_callback=on_progress)
-    return Outcome(result, 0.0, progress)
+    return Outcome(result, 0.0, messages)
 
 
-async def test_answers_that_carry_the_key_are_redacted(canary: Settings, seen: Seen):
+async def test_answers_that_carry_the_key_are_redacted(canary: Settings, seen: Seen) -> None:
     def logrocket(request: httpx2.Request) -> httpx2.Response:
         if "data-export" in request.url.path:
             url = f"https://storage.example/{KEY}/x.jsonl?token={SECRET}&upper={SECRET.upper()}"
@@ -231,7 +233,7 @@ async def test_answers_that_carry_the_key_are_redacted(canary: Settings, seen: S
 
 
 @pytest.mark.parametrize("status", [200, 400])
-async def test_a_key_straddling_where_a_message_is_cut(canary: Settings, status: int, seen: Seen):
+async def test_a_key_straddling_where_a_message_is_cut(canary: Settings, status: int, seen: Seen) -> None:
     """Upstream text is shortened in messages (80 characters of a body that is not JSON, 300 of an error):
     wherever the cut falls, no piece of the key survives it, in the message or the exception's traceback."""
     for offset in range(0, 320, 7):
@@ -248,7 +250,7 @@ async def test_a_key_straddling_where_a_message_is_cut(canary: Settings, status:
         seen.said += [str(exc), repr(exc), "".join(traceback.format_exception(exc))]
 
 
-async def test_highlight_answers_that_carry_the_key(canary: Settings, seen: Seen):
+async def test_highlight_answers_that_carry_the_key(canary: Settings, seen: Seen) -> None:
     """Highlight never gets the key, but whatever it answers is still cut and shown only after redaction."""
     for offset in (0, 40, 75, 79, 120):
         body = ("x" * offset + KEY).encode()
@@ -267,7 +269,7 @@ async def test_highlight_answers_that_carry_the_key(canary: Settings, seen: Seen
 
 
 @pytest.mark.parametrize("kind", list(ECHOES), ids=list(ECHOES))
-async def test_adapter_exceptions(kind: str, canary: Settings, sandbox: SandboxServer, seen: Seen):
+async def test_adapter_exceptions(kind: str, canary: Settings, sandbox: SandboxServer, seen: Seen) -> None:
     sandbox.sandbox.faults.add(replace(ECHOES[kind], path="/v1/", times=50))
     client = LogRocketClient(canary)
     calls = (
@@ -302,7 +304,7 @@ QUOTED: dict[str, Callable[[str], tuple[str, dict[str, Any]]]] = {
 
 
 @pytest.mark.parametrize("name", list(QUOTED))
-async def test_arguments_that_contain_the_key(name: str, canary: Settings, sandbox: SandboxServer, seen: Seen):
+async def test_arguments_that_contain_the_key(name: str, canary: Settings, sandbox: SandboxServer, seen: Seen) -> None:
     async with Client(build_server(canary)) as client:
         for offset in range(0, 130, 3):
             tool, arguments = QUOTED[name]("q" * offset + KEY)
@@ -313,7 +315,7 @@ async def test_arguments_that_contain_the_key(name: str, canary: Settings, sandb
 # -- the redactor itself -------------------------------------------------------------------------------------
 
 
-def test_the_redactor_finds_a_key_in_any_case_form_and_place():
+def test_the_redactor_finds_a_key_in_any_case_form_and_place() -> None:
     redact = Redactor([KEY])
     assert redact(f"a {KEY.upper()} b {quote(KEY, safe='')} c {SECRET.lower()}") == (
         "a [redacted] b [redacted] c [redacted]"
@@ -326,7 +328,7 @@ def test_the_redactor_finds_a_key_in_any_case_form_and_place():
     assert redact.json(clean) is clean  # no copy when there is nothing to redact
 
 
-def test_a_secret_that_json_would_escape_is_still_found_in_structured_content():
+def test_a_secret_that_json_would_escape_is_still_found_in_structured_content() -> None:
     odd = 'org:app:se"cr\\et\u0007-' + RANDOM
     redact = Redactor([odd])
     assert redact.json({"v": f"<{odd}>"}) == {"v": "<[redacted]>"}

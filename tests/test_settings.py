@@ -10,7 +10,7 @@ from mcp_server.errors import ConfigError
 from mcp_server.settings import AppRef, Settings, parse_app_id
 
 
-def test_blank_and_unexpanded_template_values_count_as_unset():
+def test_blank_and_unexpanded_template_values_count_as_unset() -> None:
     settings = Settings.from_env(
         {
             "LOGROCKET_API_KEY": "${user_config.logrocket_api_key}",
@@ -25,7 +25,7 @@ def test_blank_and_unexpanded_template_values_count_as_unset():
     assert settings.highlight_project_id is None
 
 
-def test_values_are_read_and_converted():
+def test_values_are_read_and_converted() -> None:
     settings = Settings.from_env(
         {
             "LOGROCKET_API_KEY": "acme:web:s3cret-value",
@@ -43,14 +43,14 @@ def test_values_are_read_and_converted():
     assert "s3cret" not in repr(settings)
 
 
-def test_an_unreadable_read_only_value_fails_safe(caplog: pytest.LogCaptureFixture):
+def test_an_unreadable_read_only_value_fails_safe(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.WARNING):
         settings = Settings.from_env({"SESSION_REPLAY_MCP_READ_ONLY": "maybe"})
     assert settings.read_only is True
     assert "SESSION_REPLAY_MCP_READ_ONLY='maybe' is not a yes/no value; using True" in caplog.text
 
 
-def test_the_app_comes_from_the_key_when_not_set():
+def test_the_app_comes_from_the_key_when_not_set() -> None:
     assert Settings(logrocket_api_key="acme:web:secret").logrocket_credentials()[1] == AppRef("acme", "web")
     assert Settings(logrocket_api_key="pat:acme:web:secret").logrocket_credentials()[1] == AppRef("acme", "web")
 
@@ -63,22 +63,22 @@ def test_the_app_comes_from_the_key_when_not_set():
         ("https://app.logrocket.com/acme/web/sessions?x=1", AppRef("acme", "web")),
     ],
 )
-def test_app_id_forms(value: str, expected: AppRef):
+def test_app_id_forms(value: str, expected: AppRef) -> None:
     assert parse_app_id(value) == expected
 
 
 @pytest.mark.parametrize("value", ["acme", "acme web", "/web", "a/b c"])
-def test_bad_app_ids_say_what_is_expected(value: str):
+def test_bad_app_ids_say_what_is_expected(value: str) -> None:
     with pytest.raises(ConfigError, match="in the form org/app"):
         parse_app_id(value)
 
 
-def test_numbers_must_be_numbers():
+def test_numbers_must_be_numbers() -> None:
     with pytest.raises(ConfigError, match="SESSION_REPLAY_MCP_MAX_RETRIES must be a whole number, got 'x'"):
         Settings.from_env({"SESSION_REPLAY_MCP_MAX_RETRIES": "x"})
 
 
-def test_the_longest_tool_wait_is_configurable_within_bounds():
+def test_the_longest_tool_wait_is_configurable_within_bounds() -> None:
     assert Settings().max_wait_seconds == 300
     assert Settings.from_env({"SESSION_REPLAY_MCP_MAX_WAIT_SECONDS": "120"}).max_wait_seconds == 120.0
     for bad in ("0", "-5", "3601"):

@@ -1,12 +1,14 @@
-"""summarize_user_sessions through a real MCP client against the sandbox, on a clock running 50x fast.
+"""summarize_user_sessions through a real MCP client against the sandbox, in virtual time.
 
-The shared sandbox generates highlights in 0.2 s of real time: 10 s as the tool sees it, so every
-test waits through a few polls without sleeping for real minutes.
+The server and the sandbox's Galileo share one virtual clock that moves only when the tool sleeps: a
+generation of 10 s is waited through in a few polls at exactly known times, without sleeping at all,
+however fast or busy the machine.
 """
 
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -16,18 +18,21 @@ import pytest
 from mcp import Client
 from mcp_types import CallToolResult
 
-from mcp_server.clock import ScaledClock
+from mcp_server.clock import Clock
 from mcp_server.sandbox.faults import Fault, Received
 from mcp_server.sandbox.server import SandboxServer
 from mcp_server.sandbox.world import DEFAULT_APP, HighlightJob, SandboxApp, SandboxWorld
 from mcp_server.server import build_server
 from mcp_server.settings import Settings
+from tests.clocks import ScaledClock, VirtualClock
 from tests.conftest import check_snapshot, text_of
 
 pytestmark = pytest.mark.anyio
 
 TOOL = "summarize_user_sessions"
-SCALE = 50.0
+# Seconds (virtual) the sandbox's Galileo takes, unless a test changes it. Looks come after about 2, 5, 9.5 and
+# 16 s, each interval +-10%: at 12 s the result is seen by the 4th look, whatever the jitter.
+GENERATION = 12.0
 JANE = "jane@acme.com"
 HIGHLIGHTS_PATH = "/v1/orgs/acme/apps/web/highlights"
 REPLAY_LINK = re.compile(r"^https://app\.logrocket\.com/acme/web/s/(\d-[0-9a-f-]{36})/(\d+)\?t=(\d+)$")
@@ -35,10 +40,11 @@ REQUEST_ID = re.compile(r"^[0-9a-f]{64}$")
 
 
 class CountingClock(ScaledClock):
-    """The fast clock, counting sleeps in progress: after a cancel nothing may still be sleeping."""
+    """A clock 50x faster than real time, counting sleeps in progress: after a cancel nothing may still be
+    sleeping. Only for cancelling, which needs time to pass while the test looks on."""
 
     def __init__(self) -> None:
-        super().__init__(SCALE)
+        super().__init__(50.0)
         self.sleeping = 0
         self.sleeps = 0
 
@@ -67,9 +73,12 @@ class Progress:
         return [m or "" for _, _, m in self.items]
 
 
+_clock: list[VirtualClock] = []  # the running test's virtual clock (the autouse fixture below sets it)
+
+
 @asynccontextmanager
-async def fast_client(settings: Settings, clock: ScaledClock | None = None) -> AsyncIterator[Client]:
-    async with Client(build_server(settings, clock=clock or CountingClock())) as client:
+async def fast_client(settings: Settings, clock: Clock | None = None) -> AsyncIterator[Client]:
+    async with Client(build_server(settings, clock=clock or _clock[0])) as client:
         yield client
 
 
@@ -78,10 +87,14 @@ async def summarize(settings: Settings, progress: Progress | None = None, **argu
         return await client.call_tool(TOOL, arguments, progress_callback=progress)
 
 
-@pytest.fixture
+@pytest.fixture(autouse=True)
 def world(sandbox: SandboxServer) -> Iterator[SandboxWorld]:
-    """The shared sandbox's world; highlights settings a test changes are put back afterwards."""
+    """The shared sandbox's world on this test's virtual clock; what a test changes is put back afterwards."""
+    _clock[:] = [VirtualClock(start=1000.0)]
+    sandbox.world.clock = _clock[0].now
+    sandbox.world.highlights_delay = GENERATION
     yield sandbox.world
+    sandbox.world.clock = time.monotonic
     sandbox.world.highlights_delay = 0.2
     sandbox.world.highlights_status = "READY"
     sandbox.world.fail_next_highlights(0)
@@ -103,8 +116,9 @@ def highlights_calls(sandbox: SandboxServer, method: str) -> list[Received]:
 
 def structured(result: CallToolResult) -> dict[str, Any]:
     assert not result.is_error, text_of(result)
-    assert result.structured_content is not None
-    return result.structured_content
+    data: dict[str, Any] | None = result.structured_content
+    assert data is not None
+    return data
 
 
 def assert_links_open_the_users_own_sessions(world: SandboxWorld, out: dict[str, Any], email: str) -> None:
@@ -126,14 +140,15 @@ def assert_links_open_the_users_own_sessions(world: SandboxWorld, out: dict[str,
 
 async def test_ready_after_some_polls_with_increasing_progress(
     settings: Settings, sandbox: SandboxServer, world: SandboxWorld
-):
+) -> None:
     progress = Progress()
     result = await summarize(settings, progress, user_email=JANE, question="Where did they get stuck?")
     out = structured(result)
     assert (out["status"], out["done"], out["app_id"]) == ("READY", True, "acme/web")
     assert REQUEST_ID.match(out["request_id"]) and out["retried_request_id"] is None and out["resume"] is None
-    # 10 s of generation: looked at about 2, 5, 9.5 and 16 s, and answered at the first look after it was ready.
-    assert 2 <= out["checks"] <= 6
+    # Answered at the first look after it was ready (see GENERATION).
+    assert out["checks"] == 4
+    assert GENERATION <= out["waited_seconds"] <= 16 * 1.1
     assert len(progress.items) == out["checks"]
     values = [p for p, _, _ in progress.items]
     assert values == sorted(values) and len(set(values)) == len(values)
@@ -161,7 +176,7 @@ async def test_ready_after_some_polls_with_increasing_progress(
         assert s["highlights"] in text and f"[open the replay]({s['replay_url']})" in text
 
 
-async def test_a_completed_answer_matches_the_reviewed_snapshot(settings: Settings, world: SandboxWorld):
+async def test_a_completed_answer_matches_the_reviewed_snapshot(settings: Settings, world: SandboxWorld) -> None:
     result = await summarize(settings, user_id="u-1001", start="2026-11-14", end="2026-11-17T12:00:00Z")
     out = structured(result)
     assert out["time_range"] == {"start_ms": 1794614400000, "end_ms": 1794916800000}
@@ -174,7 +189,7 @@ async def test_a_completed_answer_matches_the_reviewed_snapshot(settings: Settin
     check_snapshot("summarize_user_sessions.md", text)
 
 
-async def test_the_other_status_spelling_complete_is_done_too(settings: Settings, world: SandboxWorld):
+async def test_the_other_status_spelling_complete_is_done_too(settings: Settings, world: SandboxWorld) -> None:
     world.highlights_status = "COMPLETE"
     out = structured(await summarize(settings, user_email=JANE))
     assert (out["status"], out["done"]) == ("COMPLETE", True) and out["sessions"]
@@ -182,8 +197,8 @@ async def test_the_other_status_spelling_complete_is_done_too(settings: Settings
 
 async def test_when_the_wait_runs_out_the_answer_gives_the_exact_call_that_resumes(
     settings: Settings, sandbox: SandboxServer, world: SandboxWorld
-):
-    world.highlights_delay = 1.0  # 50 s as the tool sees it
+) -> None:
+    world.highlights_delay = 50.0
     question = 'What went wrong at "checkout"?'
     first = await summarize(settings, user_email=JANE, question=question, start=1794614400000, wait_seconds=6)
     out = structured(first)
@@ -193,10 +208,12 @@ async def test_when_the_wait_runs_out_the_answer_gives_the_exact_call_that_resum
     resume = {"request_id": rid, "user_email": JANE, "question": question, "start": 1794614400000, "end": end}
     assert out["resume"] == resume
     lines = text_of(first).splitlines()
-    assert re.fullmatch(
-        r"\*\*Galileo is still working\*\* on the highlights for `jane@acme\.com` in app `acme/web`: not ready after "
-        r"\d s \(\d checks?\)\. Generation usually takes 1 to 3 minutes\.",
-        lines[0],
+    # Looks after about 2 and 5 s; the next would come after the wait, and the last one was too recent for a
+    # final look at 6 s.
+    assert out["checks"] == 2
+    assert lines[0] == (
+        "**Galileo is still working** on the highlights for `jane@acme.com` in app `acme/web`: not ready after "
+        f"{round(out['waited_seconds'])} s (2 checks). Generation usually takes 1 to 3 minutes."
     )
     assert lines[1:] == [
         "",
@@ -216,27 +233,27 @@ async def test_when_the_wait_runs_out_the_answer_gives_the_exact_call_that_resum
     assert re.fullmatch(
         r"Galileo is still working: \d s elapsed since resuming, typically 1 to 3 minutes", progress.messages[0]
     )
-    assert progress.items[0][0] < 5
+    assert progress.items[0][0] == 0
 
 
-async def test_no_wait_sends_the_request_and_answers_at_once(settings: Settings, sandbox: SandboxServer):
+async def test_no_wait_sends_the_request_and_answers_at_once(settings: Settings, sandbox: SandboxServer) -> None:
     out = structured(await summarize(settings, user_id="u-1001", wait_seconds=0))
     assert (out["status"], out["checks"]) == ("PENDING", 0)
     assert out["resume"] == {"request_id": out["request_id"], "user_id": "u-1001"}
     assert not highlights_calls(sandbox, "GET")
 
 
-async def test_the_wait_is_capped_by_the_server_setting(settings: Settings, world: SandboxWorld):
+async def test_the_wait_is_capped_by_the_server_setting(settings: Settings, world: SandboxWorld) -> None:
     world.highlights_delay = 100
     result = await summarize(settings.with_overrides(max_wait_seconds=4), user_email=JANE, wait_seconds=3000)
     out = structured(result)
-    assert out["status"] == "PENDING" and out["waited_seconds"] <= 6
+    assert out["status"] == "PENDING" and out["waited_seconds"] <= 4
     assert text_of(result).endswith("\n\nThis server waits at most 4 s per call (SESSION_REPLAY_MCP_MAX_WAIT_SECONDS).")
 
 
 async def test_a_failed_request_is_sent_again_once_and_then_succeeds(
     settings: Settings, sandbox: SandboxServer, world: SandboxWorld
-):
+) -> None:
     world.fail_next_highlights(1)
     progress = Progress()
     result = await summarize(settings, progress, user_email=JANE, question="q", wait_seconds=200)
@@ -256,7 +273,7 @@ async def test_a_failed_request_is_sent_again_once_and_then_succeeds(
 
 async def test_a_request_that_fails_twice_is_reported_with_the_call_to_start_over(
     settings: Settings, sandbox: SandboxServer, world: SandboxWorld
-):
+) -> None:
     world.fail_next_highlights(2)
     result = await summarize(settings, user_email=JANE, question="checkout", wait_seconds=200)
     assert result.is_error
@@ -272,7 +289,7 @@ async def test_a_request_that_fails_twice_is_reported_with_the_call_to_start_ove
 
 async def test_a_resumed_request_that_failed_is_sent_again_with_the_arguments_of_the_resume_call(
     settings: Settings, sandbox: SandboxServer, world: SandboxWorld
-):
+) -> None:
     world.fail_next_highlights(1)
     pending = structured(await summarize(settings, user_email=JANE, wait_seconds=0))
     out = structured(await summarize(settings, **pending["resume"], wait_seconds=200))
@@ -282,7 +299,7 @@ async def test_a_resumed_request_that_failed_is_sent_again_with_the_arguments_of
 
 async def test_a_resumed_request_that_failed_without_its_arguments_says_how_to_start_over(
     settings: Settings, sandbox: SandboxServer, world: SandboxWorld
-):
+) -> None:
     world.fail_next_highlights(1)
     pending = structured(await summarize(settings, user_email=JANE, wait_seconds=0))
     result = await summarize(settings, request_id=pending["request_id"], wait_seconds=200)
@@ -296,7 +313,7 @@ async def test_a_resumed_request_that_failed_without_its_arguments_says_how_to_s
     assert len(highlights_calls(sandbox, "POST")) == 1
 
 
-async def test_an_unknown_status_is_reported_not_waited_on(settings: Settings, world: SandboxWorld):
+async def test_an_unknown_status_is_reported_not_waited_on(settings: Settings, world: SandboxWorld) -> None:
     world.highlights_status = "SUMMARIZING"
     result = await summarize(settings, user_email=JANE)
     assert result.is_error
@@ -308,7 +325,7 @@ async def test_an_unknown_status_is_reported_not_waited_on(settings: Settings, w
     )
 
 
-async def test_an_unknown_request_id_says_to_start_a_new_summary(settings: Settings):
+async def test_an_unknown_request_id_says_to_start_a_new_summary(settings: Settings) -> None:
     result = await summarize(settings, request_id="0" * 64, user_id="u-1001")
     assert result.is_error
     assert text_of(result) == (
@@ -320,7 +337,7 @@ async def test_an_unknown_request_id_says_to_start_a_new_summary(settings: Setti
 
 async def test_a_429_while_polling_is_retried_and_then_waited_through(
     settings: Settings, sandbox: SandboxServer, world: SandboxWorld, captured_logs: list[str]
-):
+) -> None:
     # Two 429s: the HTTP policy retries them inside one look. Eight more: two whole looks fail (each is
     # 1 try + 3 retries) and the wait goes on to the next look.
     sandbox.sandbox.faults.add(Fault(status=429, path="/highlights", method="GET", retry_after="0", times=10))
@@ -341,7 +358,7 @@ async def test_a_429_while_polling_is_retried_and_then_waited_through(
 
 async def test_polling_that_never_gets_through_says_why_and_keeps_the_request_id(
     settings: Settings, sandbox: SandboxServer
-):
+) -> None:
     sandbox.sandbox.faults.add(Fault(status=503, path="/highlights", method="GET", times=1000))
     result = await summarize(settings.with_overrides(max_retries=0), user_email=JANE, wait_seconds=10)
     assert result.is_error
@@ -358,7 +375,7 @@ async def test_polling_that_never_gets_through_says_why_and_keeps_the_request_id
 
 async def test_cancelling_the_call_stops_polling_at_once(
     settings: Settings, sandbox: SandboxServer, world: SandboxWorld
-):
+) -> None:
     world.highlights_delay = 1000  # never ready while the test runs
     clock = CountingClock()
     progress = Progress()
@@ -381,7 +398,7 @@ async def test_cancelling_the_call_stops_polling_at_once(
         assert not (await client.call_tool("list_exports", {"limit": 1})).is_error
 
 
-async def test_the_webhook_url_is_passed_through(settings: Settings, world: SandboxWorld):
+async def test_the_webhook_url_is_passed_through(settings: Settings, world: SandboxWorld) -> None:
     hook = "https://hooks.example/galileo?ticket=42"
     allowed = settings.with_overrides(webhook_allowed_hosts=("hooks.example",))
     out = structured(await summarize(allowed, user_email=JANE, webhook_url=hook, wait_seconds=0))
@@ -389,7 +406,7 @@ async def test_the_webhook_url_is_passed_through(settings: Settings, world: Sand
     assert out["resume"]["webhook_url"] == hook
 
 
-async def test_upstream_markdown_cannot_inject_html_or_script_links(settings: Settings):
+async def test_upstream_markdown_cannot_inject_html_or_script_links(settings: Settings) -> None:
     # The sandbox's Galileo quotes the question back, as an LLM may: it is upstream text now.
     question = "<img src=x onerror=alert(1)> see [this](javascript:alert(document.cookie)) \u202eevil"
     result = await summarize(settings, user_email=JANE, question=question)
@@ -450,7 +467,7 @@ async def test_upstream_markdown_cannot_inject_html_or_script_links(settings: Se
 )
 async def test_invalid_arguments_are_refused_before_anything_is_sent(
     settings: Settings, sandbox: SandboxServer, arguments: dict[str, Any], message: str
-):
+) -> None:
     result = await summarize(settings, **arguments)
     assert result.is_error
     assert text_of(result).startswith(f"Error executing tool {TOOL}: {message}")
@@ -458,7 +475,7 @@ async def test_invalid_arguments_are_refused_before_anything_is_sent(
 
 
 def _seconds(out: dict[str, Any]) -> str:
-    from mcp_server.galileo.progress import duration
+    from mcp_server.timeparse import duration
 
     return duration(out["waited_seconds"])
 
@@ -470,10 +487,9 @@ def _distinct_gets(sandbox: SandboxServer) -> list[Received]:
     return list(seen.values())
 
 
-def test_a_long_answer_stays_in_budget_keeps_whole_links_and_says_where_the_rest_is():
-    from mcp_server.galileo.markdown import MAX_CHARS, ready_markdown
-    from mcp_server.galileo.output import SessionSummary, SummarizeOutput
+def test_a_long_answer_stays_in_budget_keeps_whole_links_and_says_where_the_rest_is() -> None:
     from mcp_server.render.upstream_markdown import markdown_links
+    from mcp_server.results.summarize_user_sessions import MAX_CHARS, SessionSummary, SummarizeOutput
 
     link = "https://app.logrocket.com/acme/web/s/1-40ae6b45-905f-4947-860f-a24b97d8df00/0?t=1794879922040"
     moment = f"- [A moment]({link}): the user clicked Save again and again.\n"
@@ -502,7 +518,7 @@ def test_a_long_answer_stays_in_budget_keeps_whole_links_and_says_where_the_rest
         waited_seconds=95.0,
         resume=None,
     )
-    text = ready_markdown(out)
+    text = out.render()
     assert len(text) <= MAX_CHARS
     assert set(markdown_links(text)) == {link} and text.count("](") == text.count(f"]({link})")
     assert re.search(

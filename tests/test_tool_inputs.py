@@ -23,13 +23,13 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from mcp import Client
 
-from mcp_server.clock import ScaledClock
 from mcp_server.sandbox import logrocket_api
 from mcp_server.sandbox.app import Sandbox
 from mcp_server.sandbox.server import SandboxServer
 from mcp_server.sandbox.world import SandboxWorld
 from mcp_server.server import build_server
 from mcp_server.settings import Settings
+from tests.clocks import ScaledClock
 from tests.conftest import ANCHOR_MS, text_of
 
 pytestmark = pytest.mark.anyio
@@ -247,7 +247,7 @@ def arguments(
 @example(args={"since": "1000000D"})  # a million days ago: before year 1, which no date can show
 @example(args={"since": "9" * 63 + "d"})
 @given(args=arguments({"cursor": st.one_of(st.from_regex(r"\A\d{1,25}\Z"), numbers), "limit": numbers, "since": times}))
-async def test_list_exports(client: Client, args: dict[str, Any]):
+async def test_list_exports(client: Client, args: dict[str, Any]) -> None:
     await answers(client, "list_exports", args)
 
 
@@ -317,7 +317,7 @@ sandbox_urls = st.one_of(
 @example(args={"url": "https://127.0.0.1:-1/x"})  # a port out of range: the fetcher's parser took it
 @example(args={"url": "https://127.0.0.1/a\x0bb"})  # a control character the fetcher's parser refuses
 @example(args={"url": OnSandbox("export"), "focus": "errors", "start": "1000000d"})
-async def test_read_session_export(client: Client, box: SandboxServer, args: dict[str, Any]):
+async def test_read_session_export(client: Client, box: SandboxServer, args: dict[str, Any]) -> None:
     args = {k: v.url(box) if isinstance(v, OnSandbox) else v for k, v in args.items()}
     await answers(client, "read_session_export", args)
 
@@ -340,7 +340,7 @@ emails = st.one_of(st.emails(), st.sampled_from(["jane@acme.com", "a@b", "@", "x
         required=("user_id",),
     )
 )
-async def test_identify_user(client: Client, args: dict[str, Any]):
+async def test_identify_user(client: Client, args: dict[str, Any]) -> None:
     await answers(client, "identify_user", args)
 
 
@@ -366,7 +366,7 @@ secure_ids = st.one_of(
         required=("event",),
     )
 )
-async def test_push_highlight_event(client: Client, args: dict[str, Any]):
+async def test_push_highlight_event(client: Client, args: dict[str, Any]) -> None:
     await answers(client, "push_highlight_event", args)
 
 
@@ -385,5 +385,5 @@ async def test_push_highlight_event(client: Client, args: dict[str, Any]):
         }
     )
 )
-async def test_summarize_user_sessions(client: Client, args: dict[str, Any]):
+async def test_summarize_user_sessions(client: Client, args: dict[str, Any]) -> None:
     await answers(client, "summarize_user_sessions", args)

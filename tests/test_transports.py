@@ -31,9 +31,11 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def http_server(request: pytest.FixtureRequest) -> Iterator[str]:
-    """``session-replay-mcp serve --sandbox`` over an HTTP transport, in its own process; yields its base URL."""
+    """``session-replay-mcp serve --sandbox`` over an HTTP transport, in its own process; yields its base URL.
+
+    One per transport for the module: the tests here do not change it."""
     port = free_port()
     transport = request.param
     process = subprocess.Popen(
@@ -65,7 +67,7 @@ def http_server(request: pytest.FixtureRequest) -> Iterator[str]:
         assert out == b"", "an HTTP server must not write to stdout"
 
 
-async def test_stdio_console_script_with_the_sandbox():
+async def test_stdio_console_script_with_the_sandbox() -> None:
     params = StdioServerParameters(command=SCRIPT, args=["serve", "--sandbox"], env=CLEAN_ENV)
     async with Client(params) as client:
         assert client.server_info is not None and client.server_info.name == "session-replay-mcp"
@@ -88,7 +90,7 @@ async def test_stdio_console_script_with_the_sandbox():
     assert text_of(pushed).startswith("Started a new Highlight session and recorded the event `opened_support_chat`")
 
 
-async def test_stdio_read_only_from_the_environment():
+async def test_stdio_read_only_from_the_environment() -> None:
     params = StdioServerParameters(
         command=SCRIPT, args=["serve", "--sandbox"], env={**CLEAN_ENV, "SESSION_REPLAY_MCP_READ_ONLY": "true"}
     )
@@ -105,7 +107,7 @@ async def test_stdio_read_only_from_the_environment():
 
 
 @pytest.mark.parametrize("http_server", ["streamable-http"], indirect=True)
-async def test_streamable_http(http_server: str):
+async def test_streamable_http(http_server: str) -> None:
     async with Client(f"{http_server}/mcp") as client:
         result = await client.call_tool("identify_user", {"user_id": "u-1002", "traits": {"plan": "team"}})
     assert not result.is_error
@@ -113,7 +115,7 @@ async def test_streamable_http(http_server: str):
 
 
 @pytest.mark.parametrize("http_server", ["sse"], indirect=True)
-async def test_sse(http_server: str):
+async def test_sse(http_server: str) -> None:
     async with Client(sse_client(f"{http_server}/sse")) as client:
         result = await client.call_tool("list_exports", {"limit": 1})
     assert not result.is_error
@@ -121,7 +123,7 @@ async def test_sse(http_server: str):
 
 
 @pytest.mark.parametrize("http_server", ["streamable-http"], indirect=True)
-def test_dns_rebinding_protection_refuses_foreign_hosts_and_origins(http_server: str):
+def test_dns_rebinding_protection_refuses_foreign_hosts_and_origins(http_server: str) -> None:
     init = {"jsonrpc": "2.0", "id": 1, "method": "ping"}
     headers = {"accept": "application/json, text/event-stream"}
     foreign_host = httpx2.post(f"{http_server}/mcp", json=init, headers={**headers, "host": "evil.example"})

@@ -28,7 +28,7 @@ async def call(settings: Settings, tool: str = "list_exports", **arguments: obje
     return bool(result.is_error), text_of(result)
 
 
-async def test_a_wrong_key_is_reported_with_the_setting_to_fix(settings: Settings, captured_logs: list[str]):
+async def test_a_wrong_key_is_reported_with_the_setting_to_fix(settings: Settings, captured_logs: list[str]) -> None:
     wrong = "acme:web:not-the-right-secret"
     error, text = await call(settings.with_overrides(logrocket_api_key=wrong))
     assert error
@@ -41,7 +41,7 @@ async def test_a_wrong_key_is_reported_with_the_setting_to_fix(settings: Setting
     assert "not-the-right-secret" not in everything
 
 
-async def test_a_key_of_another_app_is_named_as_such(settings: Settings, sandbox: SandboxServer):
+async def test_a_key_of_another_app_is_named_as_such(settings: Settings, sandbox: SandboxServer) -> None:
     other = sandbox.world.app("acme", "mobile")
     assert other is not None
     error, text = await call(settings.with_overrides(logrocket_api_key=other.spec.api_key))
@@ -50,7 +50,7 @@ async def test_a_key_of_another_app_is_named_as_such(settings: Settings, sandbox
     assert other.spec.api_key.rsplit(":", 1)[-1] not in text
 
 
-async def test_an_unknown_app_is_a_clear_not_found(settings: Settings):
+async def test_an_unknown_app_is_a_clear_not_found(settings: Settings) -> None:
     error, text = await call(settings.with_overrides(logrocket_app_id="acme/nope"))
     assert error
     assert text == (
@@ -59,7 +59,7 @@ async def test_an_unknown_app_is_a_clear_not_found(settings: Settings):
     )
 
 
-async def test_missing_settings_are_named_when_a_tool_needs_them():
+async def test_missing_settings_are_named_when_a_tool_needs_them() -> None:
     error, text = await call(Settings())
     assert error
     assert text.startswith("Error executing tool list_exports: LOGROCKET_API_KEY is not set.")
@@ -71,7 +71,7 @@ async def test_missing_settings_are_named_when_a_tool_needs_them():
     )
 
 
-async def test_429_then_success_is_retried_transparently(settings: Settings, sandbox: SandboxServer):
+async def test_429_then_success_is_retried_transparently(settings: Settings, sandbox: SandboxServer) -> None:
     sandbox.sandbox.faults.add(Fault(status=429, path="/data-export/", times=2, retry_after="0"))
     error, text = await call(settings, limit=1)
     assert not error, text
@@ -79,7 +79,7 @@ async def test_429_then_success_is_retried_transparently(settings: Settings, san
     assert export_requests(sandbox) == 3
 
 
-async def test_429_that_persists_says_so_and_when_to_retry(settings: Settings, sandbox: SandboxServer):
+async def test_429_that_persists_says_so_and_when_to_retry(settings: Settings, sandbox: SandboxServer) -> None:
     sandbox.sandbox.faults.add(Fault(status=429, path="/data-export/", times=10, retry_after="0"))
     error, text = await call(settings)
     assert error
@@ -91,7 +91,9 @@ async def test_429_that_persists_says_so_and_when_to_retry(settings: Settings, s
     assert export_requests(sandbox) == 4  # the first try and 3 retries
 
 
-async def test_a_retry_after_longer_than_we_can_wait_ends_the_call_at_once(settings: Settings, sandbox: SandboxServer):
+async def test_a_retry_after_longer_than_we_can_wait_ends_the_call_at_once(
+    settings: Settings, sandbox: SandboxServer
+) -> None:
     sandbox.sandbox.faults.add(Fault(status=429, path="/data-export/", times=10, retry_after="3600"))
     error, text = await call(settings)
     assert error
@@ -99,7 +101,7 @@ async def test_a_retry_after_longer_than_we_can_wait_ends_the_call_at_once(setti
     assert export_requests(sandbox) == 1
 
 
-async def test_500_exhausted(settings: Settings, sandbox: SandboxServer):
+async def test_500_exhausted(settings: Settings, sandbox: SandboxServer) -> None:
     sandbox.sandbox.faults.add(Fault(status=500, path="/data-export/", times=10))
     error, text = await call(settings)
     assert error
@@ -111,14 +113,14 @@ async def test_500_exhausted(settings: Settings, sandbox: SandboxServer):
     assert export_requests(sandbox) == 4
 
 
-async def test_a_503_once_is_invisible(settings: Settings, sandbox: SandboxServer):
+async def test_a_503_once_is_invisible(settings: Settings, sandbox: SandboxServer) -> None:
     sandbox.sandbox.faults.add(Fault(status=503, path="/data-export/", times=1))
     error, _ = await call(settings, limit=2)
     assert not error
     assert export_requests(sandbox) == 2
 
 
-async def test_timeout(settings: Settings, sandbox: SandboxServer):
+async def test_timeout(settings: Settings, sandbox: SandboxServer) -> None:
     sandbox.sandbox.faults.add(Fault(kind="stall", seconds=1.0, path="/data-export/", times=10))
     error, text = await call(settings.with_overrides(read_timeout=0.2, max_retries=1))
     assert error
@@ -129,7 +131,7 @@ async def test_timeout(settings: Settings, sandbox: SandboxServer):
     assert text.endswith("Try again; if it keeps happening, raise SESSION_REPLAY_MCP_READ_TIMEOUT.")
 
 
-async def test_a_connection_cut_mid_answer_is_retried_then_reported(settings: Settings, sandbox: SandboxServer):
+async def test_a_connection_cut_mid_answer_is_retried_then_reported(settings: Settings, sandbox: SandboxServer) -> None:
     sandbox.sandbox.faults.add(Fault(kind="truncate", path="/data-export/", times=10))
     error, text = await call(settings.with_overrides(max_retries=1))
     assert error
@@ -138,7 +140,7 @@ async def test_a_connection_cut_mid_answer_is_retried_then_reported(settings: Se
     assert export_requests(sandbox) == 2
 
 
-async def test_a_body_that_is_not_json(settings: Settings, sandbox: SandboxServer):
+async def test_a_body_that_is_not_json(settings: Settings, sandbox: SandboxServer) -> None:
     sandbox.sandbox.faults.add(Fault(kind="malformed", path="/data-export/"))
     error, text = await call(settings)
     assert error
@@ -148,7 +150,7 @@ async def test_a_body_that_is_not_json(settings: Settings, sandbox: SandboxServe
     )
 
 
-async def test_nothing_listening(settings: Settings):
+async def test_nothing_listening(settings: Settings) -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -163,7 +165,7 @@ async def test_nothing_listening(settings: Settings):
 
 async def test_the_key_is_sent_as_documented_and_never_shown(
     settings: Settings, sandbox: SandboxServer, captured_logs: list[str]
-):
+) -> None:
     # Upstream echoes the key back in its error: it must still never reach the agent or the log.
     sandbox.sandbox.faults.add(Fault(status=400, path="/data-export/", detail=f"bad key {KEY} ({SECRET})"))
     error, text = await call(settings)

@@ -26,14 +26,13 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import anyio
 import httpx2
 
 from mcp_server import __version__
-from mcp_server.adapters.highlight_documents import FEEDBACK, IDENTIFY, INITIALIZE, PROPERTIES, PUSH, Operation
+from mcp_server.adapters.highlight_documents import IDENTIFY, INITIALIZE, PROPERTIES, PUSH, Operation
 from mcp_server.adapters.highlight_errors import HighlightErrors
 from mcp_server.adapters.http import HttpPolicy, Reply, Sleep
 from mcp_server.adapters.paths import UnsafeSegment, path
@@ -95,10 +94,10 @@ class HighlightClient:
     ) -> None:
         self._settings = settings
         self.endpoint = settings.highlight_public_graph_url
-        self._errors = HighlightErrors(self.endpoint)
+        self._http = HttpPolicy.for_api(settings, transport=transport, sleep=sleep)
+        self._errors = HighlightErrors(self.endpoint, redact=self._http.redact)
         self.hosted = self._errors.hosted
         self._clock = clock
-        self._http = HttpPolicy.for_api(settings, transport=transport, sleep=sleep)
         # Last payload_id sent per session secure id, oldest first (bounded).
         self._payload_ids: OrderedDict[str, int] = OrderedDict()
         # Verbose project id -> numeric project id, as initializeSession answered (for links).
@@ -216,27 +215,6 @@ class HighlightClient:
         }
         await self.send(PUSH, variables)
         return PushedEvent(payload_id=payload_id, timestamp_ms=timestamp_ms, payload=payload)
-
-    async def add_session_feedback(
-        self,
-        secure_id: str,
-        verbatim: str,
-        *,
-        when: datetime,
-        user_name: str | None = None,
-        user_email: str | None = None,
-    ) -> None:
-        """Attach a user's feedback to the session at ``when`` (an aware datetime; sent as RFC 3339)."""
-        if when.tzinfo is None:
-            raise ValueError("when must be timezone-aware")
-        variables = {
-            "session_secure_id": secure_id,
-            "user_name": user_name,
-            "user_email": user_email,
-            "verbatim": verbatim,
-            "timestamp": when.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-        }
-        await self.send(FEEDBACK, variables)
 
     # -- plumbing ---------------------------------------------------------------------------------
 

@@ -87,24 +87,6 @@ mutation PushPayload(
 }
 """.strip()
 
-ADD_SESSION_FEEDBACK = """
-mutation addSessionFeedback(
-  $session_secure_id: String!
-  $user_name: String
-  $user_email: String
-  $verbatim: String!
-  $timestamp: Timestamp!
-) {
-  addSessionFeedback(
-    session_secure_id: $session_secure_id
-    user_name: $user_name
-    user_email: $user_email
-    verbatim: $verbatim
-    timestamp: $timestamp
-  )
-}
-""".strip()
-
 
 @dataclass(frozen=True)
 class Operation:
@@ -117,10 +99,10 @@ class Operation:
     # Retries. The HTTP policy always repeats a request whose connection never opened, and a 429 (the
     # server refused to do any work). Repeating after a timeout, a dropped connection or a 5xx is safe only
     # when doing the work twice changes nothing: true for identifySession and addSessionProperties (they
-    # set the same values again), false for pushPayload and addSessionFeedback (the event or the feedback
-    # would be recorded twice). initializeSession counts as unsafe too: Highlight's own worker returns the
-    # existing session for a repeated secure id, but the successor service behind this API is closed
-    # source, and a duplicate session is worse than asking the caller to try again.
+    # set the same values again), false for pushPayload (the event would be recorded twice).
+    # initializeSession counts as unsafe too: Highlight's own worker returns the existing session for a
+    # repeated secure id, but the successor service behind this API is closed source, and a duplicate
+    # session is worse than asking the caller to try again.
     idempotent: bool
 
 
@@ -130,10 +112,9 @@ PROPERTIES = Operation(
     "addSessionProperties", "addSessionProperties", ADD_SESSION_PROPERTIES, "adding session properties", True
 )
 PUSH = Operation("PushPayload", "pushPayload", PUSH_PAYLOAD, "pushing the event", False)
-FEEDBACK = Operation("addSessionFeedback", "addSessionFeedback", ADD_SESSION_FEEDBACK, "adding feedback", False)
 
 # Everything this server can send.
-OPERATIONS: tuple[Operation, ...] = (INITIALIZE, IDENTIFY, PROPERTIES, PUSH, FEEDBACK)
+OPERATIONS: tuple[Operation, ...] = (INITIALIZE, IDENTIFY, PROPERTIES, PUSH)
 
 
 @cache

@@ -7,28 +7,24 @@ to check. A write that may have reached Highlight says so, since it is not repea
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from mcp_server.adapters.errors import (
-    UpstreamAuthError,
     UpstreamBadResponse,
     UpstreamError,
-    UpstreamNotFound,
-    UpstreamRateLimited,
     UpstreamRejected,
-    UpstreamServerError,
-    UpstreamTimeout,
-    UpstreamUnreachable,
 )
+from mcp_server.adapters.failures import Failure, Wording, deadline_sentence, said, tries, wait_hint
 from mcp_server.adapters.highlight_documents import INITIALIZE, Operation
-from mcp_server.adapters.http import Explain, Failure, deadline_sentence
-from mcp_server.redact import process_redactor
+from mcp_server.adapters.http import Explain
 from mcp_server.render.markdown import quoted, snippet
 from mcp_server.settings import (
     DEFAULT_HIGHLIGHT_PUBLIC_GRAPH_URL,
     LAUNCHDARKLY_PUBLIC_GRAPH_URL,
     SELF_HOSTED_HIGHLIGHT_PUBLIC_GRAPH_URL,
 )
+from mcp_server.text import Redact
 
 HOSTED_HOST = urlsplit(DEFAULT_HIGHLIGHT_PUBLIC_GRAPH_URL).hostname
 SHUTDOWN_DATE = "2026-02-28"
@@ -37,7 +33,9 @@ SHUTDOWN_DATE = "2026-02-28"
 class HighlightErrors:
     """Failure sentences for one configured endpoint."""
 
-    def __init__(self, endpoint: str) -> None:
+    def __init__(self, endpoint: str, *, redact: Redact | None = None) -> None:
+        # What is quoted from Highlight's answers goes through the upstream's redactor first.
+        self._redact: Redact = redact or (lambda text: text)
         self.endpoint = endpoint
         self.host = urlsplit(endpoint).netloc
         self.hosted = urlsplit(endpoint).hostname == HOSTED_HOST
@@ -71,7 +69,7 @@ class HighlightErrors:
     def not_json(self, op: Operation, status: int, body: str) -> UpstreamError:
         return UpstreamBadResponse(
             f"Highlight answered {op.name} with HTTP {status} but the body is not JSON "
-            f"({snippet(process_redactor(body), 80)}). "
+            f"({snippet(self._redact(body), 80)}). "
             f"{self.advice()}",
             status=status,
         )
@@ -83,12 +81,12 @@ class HighlightErrors:
         )
 
     def refused(self, op: Operation, status: int, detail: str | None) -> UpstreamError:
-        said = f": {detail}" if detail else ""
-        return UpstreamRejected(f"Highlight refused {op.name} while {op.doing} (HTTP {status}{said}).", status=status)
+        shown = f": {detail}" if detail else ""
+        return UpstreamRejected(f"Highlight refused {op.name} while {op.doing} (HTTP {status}{shown}).", status=status)
 
     def graphql(self, op: Operation, status: int, messages: list[str], project: str | None) -> UpstreamError:
         """GraphQL ``errors``: 400/422 refuse the request itself; in a 200 they are the resolver's refusal."""
-        first = quoted(process_redactor(messages[0]), 300) if messages else "no message"
+        first = quoted(self._redact(messages[0]), 300) if messages else "no message"
         more = f" (and {len(messages) - 1} more)" if len(messages) > 1 else ""
         if status == 422:
             return UpstreamRejected(
@@ -130,75 +128,89 @@ class HighlightErrors:
             if op.idempotent
             else " It may still have been recorded; it was not sent again, because a repeat could record it twice."
         )
+        return HighlightWording(
+            "Highlight", self.endpoint, "HIGHLIGHT_PUBLIC_GRAPH_URL", op.doing, unsure, errors=self, op=op
+        ).explain
 
-        def explain(f: Failure) -> UpstreamError:
-            tries = f"{f.attempts} attempt{'s' if f.attempts != 1 else ''} over {f.elapsed:.1f} s"
-            said = f": {f.detail}" if f.detail else ""
-            status = f.status or 0
-            if f.kind == "status" and (status in (404, 405, 410) or 300 <= status < 400):
-                return UpstreamNotFound(
-                    f"Highlight at {self.endpoint} answered {op.name} with HTTP {status}, not GraphQL: there is no "
-                    f"public graph at this address. {self.advice()}",
-                    status=status,
-                )
-            if f.kind == "status" and status == 429:
-                wait = f"{f.retry_after:.0f} s" if f.retry_after is not None else "a minute"
-                return UpstreamRateLimited(
-                    f"Highlight is rate-limiting requests (HTTP 429) while {op.doing}; still limited after {tries}. "
-                    f"Nothing was recorded by this step. Wait {wait} and try again.",
-                    attempts=f.attempts,
-                    retry_after=f.retry_after,
-                )
-            if f.kind == "status" and status in (401, 403):
-                return UpstreamAuthError(
-                    f"Highlight's public graph refused {op.name} (HTTP {status}{said}). It takes no credentials, "
-                    "so a proxy or firewall in front of it probably blocked the request. Check "
-                    f"HIGHLIGHT_PUBLIC_GRAPH_URL (now {self.endpoint}).",
-                    status=status,
-                )
-            if f.kind == "status" and status >= 500:
-                after = f" {self.advice()}" if self.hosted else " Try again in a few minutes."
-                return UpstreamServerError(
-                    f"Highlight had a server error (HTTP {status}{said}) while {op.doing} ({tries}).{unsure}{after}",
-                    status=status,
-                    attempts=f.attempts,
-                )
-            if f.kind == "status":
-                return self.refused(op, status, f.detail)
-            if f.kind == "timeout":
-                return UpstreamTimeout(
-                    f"Highlight did not answer within {f.timeout:g} s while {op.doing} ({tries}).{unsure} If it "
-                    "keeps happening, raise SESSION_REPLAY_MCP_READ_TIMEOUT.",
-                    attempts=f.attempts,
-                )
-            if f.kind == "deadline":
-                return UpstreamTimeout(
-                    f"{deadline_sentence('Highlight', op.doing, f)}{unsure} If it keeps happening, raise "
-                    "SESSION_REPLAY_MCP_UPSTREAM_DEADLINE.",
-                    attempts=f.attempts,
-                )
-            if f.kind == "too_large":
-                return UpstreamBadResponse(f"Highlight's answer while {op.doing} was larger than this server accepts.")
-            if f.kind == "dropped":
-                # A public graph that answered before and then cut a connection is running: only for the hosted
-                # endpoint (shut down) is the address itself the likely problem.
-                after = (
-                    self.advice()
-                    if self.hosted
-                    else f"Try again; if it keeps happening, check the network and HIGHLIGHT_PUBLIC_GRAPH_URL (now "
-                    f"{self.endpoint})."
-                )
-                return UpstreamUnreachable(
-                    f"The connection to Highlight at {self.host} dropped while {op.doing} ({f.error}; {tries})."
-                    f"{unsure} {after}",
-                    attempts=f.attempts,
-                )
-            return UpstreamUnreachable(
-                f"Could not connect to Highlight at {self.host} while {op.doing} ({f.error}; {tries}). {self.advice()}",
-                attempts=f.attempts,
-            )
 
-        return explain
+@dataclass(frozen=True)
+class HighlightWording(Wording):
+    """Highlight's sentences: a public graph takes no credentials, and the hosted one is shut down."""
+
+    errors: HighlightErrors | None = None
+    op: Operation = INITIALIZE
+
+    @property
+    def advice(self) -> str:
+        assert self.errors is not None
+        return self.errors.advice()
+
+    @property
+    def hosted(self) -> bool:
+        return self.errors is not None and self.errors.hosted
+
+    def missing(self, status: int) -> bool:
+        # A redirect, or a method or page that is not there: whatever answered, it is not a public graph.
+        return status in (405, 410) or 300 <= status < 400
+
+    def not_found(self, f: Failure) -> str:
+        return (
+            f"Highlight at {self.url} answered {self.op.name} with HTTP {f.status}, not GraphQL: there is no "
+            f"public graph at this address. {self.advice}"
+        )
+
+    def rate_limited(self, f: Failure) -> str:
+        return (
+            f"Highlight is rate-limiting requests (HTTP 429) while {self.doing}; still limited after {tries(f)}. "
+            f"Nothing was recorded by this step. Wait {wait_hint(f)} and try again."
+        )
+
+    def auth(self, f: Failure) -> str:
+        return (
+            f"Highlight's public graph refused {self.op.name} (HTTP {f.status}{said(f)}). It takes no credentials, "
+            "so a proxy or firewall in front of it probably blocked the request. Check "
+            f"HIGHLIGHT_PUBLIC_GRAPH_URL (now {self.url})."
+        )
+
+    def server_error(self, f: Failure) -> str:
+        after = f" {self.advice}" if self.hosted else " Try again in a few minutes."
+        return (
+            f"Highlight had a server error (HTTP {f.status}{said(f)}) while {self.doing} ({tries(f)}).{self.unsure}"
+            f"{after}"
+        )
+
+    def rejected(self, f: Failure) -> str:
+        return f"Highlight refused {self.op.name} while {self.doing} (HTTP {f.status}{said(f)})."
+
+    def timeout(self, f: Failure) -> str:
+        return (
+            f"Highlight did not answer within {f.timeout:g} s while {self.doing} ({tries(f)}).{self.unsure} If it "
+            "keeps happening, raise SESSION_REPLAY_MCP_READ_TIMEOUT."
+        )
+
+    def deadline(self, f: Failure) -> str:
+        return (
+            f"{deadline_sentence('Highlight', self.doing, f)}{self.unsure} If it keeps happening, raise "
+            "SESSION_REPLAY_MCP_UPSTREAM_DEADLINE."
+        )
+
+    def dropped(self, f: Failure) -> str:
+        # A public graph that answered before and then cut a connection is running: only for the hosted
+        # endpoint (shut down) is the address itself the likely problem.
+        after = (
+            self.advice
+            if self.hosted
+            else f"Try again; if it keeps happening, check the network and HIGHLIGHT_PUBLIC_GRAPH_URL (now {self.url})."
+        )
+        return (
+            f"The connection to Highlight at {self.host} dropped while {self.doing} ({f.error}; {tries(f)})."
+            f"{self.unsure} {after}"
+        )
+
+    def unreachable(self, f: Failure) -> str:
+        return (
+            f"Could not connect to Highlight at {self.host} while {self.doing} ({f.error}; {tries(f)}). {self.advice}"
+        )
 
 
 def _is_project_id_error(message: str) -> bool:

@@ -20,20 +20,19 @@ from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import anyio
 import httpx2
 
 from mcp_server import __version__
 from mcp_server.adapters.errors import UpstreamError
+from mcp_server.adapters.failures import Failure, FailureKind
 from mcp_server.redact import process_redactor
 from mcp_server.render.markdown import quoted
 from mcp_server.settings import Settings
 
 logger = logging.getLogger(__name__)
-
-FailureKind = Literal["status", "timeout", "unreachable", "dropped", "too_large", "deadline"]
 
 
 @dataclass(frozen=True)
@@ -45,34 +44,6 @@ class RetryPolicy:
     max_retry_after: float = 20.0
     # Wall-clock budget for one call, retries included.
     deadline: float = 45.0
-
-
-@dataclass(frozen=True)
-class Failure:
-    """What went wrong with a call, after retries; service adapters turn it into a sentence."""
-
-    kind: FailureKind
-    method: str
-    attempts: int
-    elapsed: float
-    status: int | None = None
-    detail: str | None = None  # upstream's own message, cleaned and shortened
-    retry_after: float | None = None
-    error: str | None = None  # transport error description
-    timeout: float | None = None  # the read timeout, or for "deadline" the deadline
-    received: int | None = None  # "deadline": body bytes that had arrived, None if not even the head had
-
-
-def deadline_sentence(service: str, doing: str, f: Failure) -> str:
-    """A call cut at its deadline: whether the answer had started arriving, and how much of it had."""
-    tries = f"{f.attempts} attempt{'s' if f.attempts != 1 else ''} over {f.elapsed:.1f} s"
-    limit = f"{f.timeout:g} s at most" if f.timeout is not None else "its time limit"
-    if f.received is None:
-        return f"{service} had not answered while {doing} when this call's time ran out ({limit}; {tries})."
-    return (
-        f"{service}'s answer while {doing} was still arriving when this call's time ran out ({limit}; "
-        f"{f.received:,} bytes had arrived; {tries})."
-    )
 
 
 # The end (time.monotonic()) that every upstream request made in this context shares, besides its own deadline:
@@ -155,6 +126,11 @@ class HttpPolicy:
             transport=transport,
             sleep=sleep,
         )
+
+    @property
+    def redact(self) -> Callable[[str], str]:
+        """This upstream's redactor: what an adapter quotes from an answer goes through it first."""
+        return self._redact
 
     @property
     def client(self) -> httpx2.AsyncClient:

@@ -21,26 +21,18 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
-from urllib.parse import urlsplit
 
 import anyio
 import httpx2
 
 from mcp_server.adapters.errors import (
-    UpstreamAuthError,
     UpstreamBadResponse,
-    UpstreamError,
-    UpstreamNotFound,
-    UpstreamRateLimited,
-    UpstreamRejected,
-    UpstreamServerError,
-    UpstreamTimeout,
-    UpstreamUnreachable,
 )
-from mcp_server.adapters.http import Explain, Failure, HttpPolicy, Reply, Sleep, deadline_sentence
+from mcp_server.adapters.failures import Failure, Wording, said, tries, wait_hint
+from mcp_server.adapters.http import Explain, HttpPolicy, Reply, Sleep
 from mcp_server.adapters.paths import UnsafeSegment, path
 from mcp_server.errors import InputError
 from mcp_server.redact import process_redactor
@@ -60,7 +52,6 @@ class LogRocketUser:
     name: str | None
     email: str | None
     traits: dict[str, str]
-    raw: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -90,7 +81,6 @@ class HighlightsStatus:
 @dataclass(frozen=True)
 class ExportFile:
     url: str
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -180,7 +170,7 @@ class LogRocketClient:
             if isinstance(item, str) and item:
                 files.append(ExportFile(item))
             elif isinstance(item, dict) and isinstance(item.get("url"), str) and item["url"]:
-                files.append(ExportFile(item["url"], {k: v for k, v in item.items() if k != "url"}))
+                files.append(ExportFile(item["url"]))
             else:
                 skipped += 1
         return ExportPage(cursor=_opaque(data.get("cursor")), files=files, skipped=skipped)
@@ -238,7 +228,7 @@ class LogRocketClient:
                 raise self._bad_shape(app, op, 'a "result" object or null')
             result = _highlights_result(raw)
         # Redacted before it is upper-cased or shortened anywhere (it reaches messages and progress as text).
-        status = process_redactor(status).strip().upper()
+        status = self._http.redact(status).strip().upper()
         return HighlightsStatus(request_id=request_id, status=status, result=result)
 
     # -- plumbing -------------------------------------------------------------------------------
@@ -252,7 +242,7 @@ class LogRocketClient:
             # Exact numbers: a cursor beyond 2**53 must survive, and floats stay as written.
             return json.loads(reply.body, parse_float=Decimal)
         except ValueError:
-            shown = snippet(process_redactor(reply.text), 80)
+            shown = snippet(self._http.redact(reply.text), 80)
             raise UpstreamBadResponse(
                 f"LogRocket answered {op} for app {app} with HTTP {reply.status} but the body is not JSON "
                 f"({shown}). Check LOGROCKET_API_URL (now {self._base}): it should be LogRocket's API "
@@ -268,76 +258,42 @@ class LogRocketClient:
 
     def _explain(self, app: AppRef, op: str, not_found: str | None = None, unsure: str = "") -> Explain:
         """Failure sentences for ``op``; ``unsure`` is added where a call not repeated may have been carried out."""
-        base = self._base
-        key = self._settings.logrocket_api_key or ""
+        key_app = app_from_key(self._settings.logrocket_api_key or "")
+        return LogRocketWording(
+            "LogRocket", self._base, "LOGROCKET_API_URL", op, unsure, app=app, key_app=key_app, missing_text=not_found
+        ).explain
 
-        def explain(f: Failure) -> UpstreamError:
-            tries = f"{f.attempts} attempt{'s' if f.attempts != 1 else ''} over {f.elapsed:.1f} s"
-            said = f": {f.detail}" if f.detail else ""
-            if f.kind == "status" and f.status in (401, 403):
-                hint = ""
-                key_app = app_from_key(key)
-                if key_app is not None and key_app != app:
-                    hint = f" This key looks like it belongs to app {key_app}, not {app}."
-                return UpstreamAuthError(
-                    f"LogRocket rejected the API key for app {app} (HTTP {f.status}{said}): check "
-                    "LOGROCKET_API_KEY. It must be an API key of this app (LogRocket: Settings > API Keys); "
-                    f"a key only works for the project it was created for.{hint}",
-                    status=f.status,
-                )
-            if f.kind == "status" and f.status == 404:
-                return UpstreamNotFound(
-                    not_found
-                    or f"LogRocket says org or app not found: {app} (HTTP 404{said}). Check LOGROCKET_APP_ID: "
-                    "it is the App ID LogRocket shows for the project, in the form org/app.",
-                    status=404,
-                )
-            if f.kind == "status" and f.status == 429:
-                wait = f"{f.retry_after:.0f} s" if f.retry_after is not None else "a minute"
-                return UpstreamRateLimited(
-                    f"LogRocket is rate-limiting this API key (HTTP 429) while {op}; still limited after {tries}. "
-                    f"Wait {wait} and try again.",
-                    attempts=f.attempts,
-                    retry_after=f.retry_after,
-                )
-            if f.kind == "status" and f.status is not None and f.status >= 500:
-                return UpstreamServerError(
-                    f"LogRocket had a server error (HTTP {f.status}{said}) while {op}; still failing after "
-                    f"{tries}.{unsure} The problem is on LogRocket's side: try again in a few minutes.",
-                    status=f.status,
-                    attempts=f.attempts,
-                )
-            if f.kind == "status":
-                return UpstreamRejected(
-                    f"LogRocket refused the request while {op} (HTTP {f.status}{said}).", status=f.status
-                )
-            if f.kind == "timeout":
-                return UpstreamTimeout(
-                    f"LogRocket did not answer within {f.timeout:g} s while {op} ({tries}).{unsure} Try again; if "
-                    "it keeps happening, raise SESSION_REPLAY_MCP_READ_TIMEOUT.",
-                    attempts=f.attempts,
-                )
-            if f.kind == "deadline":
-                return UpstreamTimeout(
-                    f"{deadline_sentence('LogRocket', op, f)}{unsure} Try again; if it keeps happening, raise "
-                    "SESSION_REPLAY_MCP_UPSTREAM_DEADLINE.",
-                    attempts=f.attempts,
-                )
-            if f.kind == "too_large":
-                return UpstreamBadResponse(f"LogRocket's answer while {op} was larger than this server accepts.")
-            host = urlsplit(base).netloc
-            what = (
-                f"The connection to LogRocket at {host} dropped"
-                if f.kind == "dropped"
-                else (f"Could not connect to LogRocket at {host}")
-            )
-            return UpstreamUnreachable(
-                f"{what} while {op} ({f.error}; {tries}).{unsure if f.kind == 'dropped' else ''} Check the network "
-                f"and LOGROCKET_API_URL (now {base}).",
-                attempts=f.attempts,
-            )
 
-        return explain
+@dataclass(frozen=True)
+class LogRocketWording(Wording):
+    """LogRocket's sentences where its API says more than any upstream: which key, which app."""
+
+    app: AppRef | None = None
+    key_app: AppRef | None = None  # the app the key names, when it names one
+    missing_text: str | None = None  # what a 404 means for this call, when not "no such org or app"
+
+    def auth(self, f: Failure) -> str:
+        hint = ""
+        if self.key_app is not None and self.key_app != self.app:
+            hint = f" This key looks like it belongs to app {self.key_app}, not {self.app}."
+        return (
+            f"LogRocket rejected the API key for app {self.app} (HTTP {f.status}{said(f)}): check "
+            "LOGROCKET_API_KEY. It must be an API key of this app (LogRocket: Settings > API Keys); "
+            f"a key only works for the project it was created for.{hint}"
+        )
+
+    def not_found(self, f: Failure) -> str:
+        return (
+            self.missing_text
+            or f"LogRocket says org or app not found: {self.app} (HTTP 404{said(f)}). Check LOGROCKET_APP_ID: "
+            "it is the App ID LogRocket shows for the project, in the form org/app."
+        )
+
+    def rate_limited(self, f: Failure) -> str:
+        return (
+            f"LogRocket is rate-limiting this API key (HTTP 429) while {self.doing}; still limited after {tries(f)}. "
+            f"Wait {wait_hint(f)} and try again."
+        )
 
 
 def _highlights_result(raw: dict[str, Any]) -> HighlightsResult:
@@ -388,7 +344,6 @@ def _user(data: dict[str, Any], *, fallback_id: str) -> LogRocketUser:
         name=name if isinstance(name, str) else None,
         email=email if isinstance(email, str) else None,
         traits=traits,
-        raw=data,
     )
 
 

@@ -17,7 +17,7 @@ import re
 import time
 import zlib
 from collections.abc import AsyncGenerator, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import anyio
 import anyio.lowlevel
@@ -26,12 +26,8 @@ import httpx2
 from mcp_server import __version__
 from mcp_server.adapters.errors import (
     UpstreamError,
-    UpstreamNotFound,
-    UpstreamRateLimited,
-    UpstreamServerError,
-    UpstreamTimeout,
-    UpstreamUnreachable,
 )
+from mcp_server.adapters.failures import Failure, Wording, said, wait_hint
 from mcp_server.adapters.http import describe_error, parse_retry_after
 from mcp_server.exports.guard import ExportUrlPolicy, UrlRefused
 from mcp_server.exports.summary import Reading
@@ -198,24 +194,18 @@ async def _open(
             if not retried:
                 retried = True
                 continue
-            raise UpstreamTimeout(
-                f"The export host {_host(current)} did not answer within {client.timeout.read:g} s "
-                f"({describe_error(exc)}; 2 attempts). Try again; signed URLs expire, so if it keeps failing, call "
-                "list_exports again for a fresh URL."
-            ) from None
+            failure = Failure("timeout", "GET", 2, time.monotonic() - started, error=describe_error(exc))
+            raise ExportHostWording.at(current).explain(replace(failure, timeout=client.timeout.read)) from None
         except httpx2.TransportError as exc:
             if not retried:
                 retried = True
                 continue
-            raise UpstreamUnreachable(
-                f"Could not download the export from {_host(current)} ({describe_error(exc)}; 2 attempts). Check "
-                "the network; if the URL is old, call list_exports again for a fresh one."
-            ) from None
+            failure = Failure("unreachable", "GET", 2, time.monotonic() - started, error=describe_error(exc))
+            raise ExportHostWording.at(current).explain(failure) from None
         if wait.cancelled_caught:
-            raise UpstreamTimeout(
-                f"The export host {_host(current)} did not answer within the {limits.time_budget:g} s a read may take "
-                f"(SESSION_REPLAY_MCP_EXPORT_TIME_BUDGET){', after one retry' if retried else ''}. Try again later."
-            )
+            attempts = 2 if retried else 1
+            failure = Failure("deadline", "GET", attempts, time.monotonic() - started, timeout=limits.time_budget)
+            raise ExportHostWording.at(current).explain(failure)
         if response.status_code in (301, 302, 303, 307, 308) and "location" in response.headers:
             await response.aclose()
             location = response.headers["location"]
@@ -240,39 +230,86 @@ async def _open(
         if response.status_code >= 400:
             body = (await response.aread())[:4096].decode("utf-8", "replace")
             await response.aclose()
-            raise _http_error(response.status_code, body, retried=retried, retry_after=retry_after)
+            raise _http_error(current, response.status_code, body, retried=retried, retry_after=retry_after)
         return response
     raise UpstreamError(f"The export URL redirected more than {MAX_REDIRECTS} times; giving up.")
 
 
-def _http_error(status: int, body: str, *, retried: bool, retry_after: float | None) -> UpstreamError:
+def _http_error(url: str, status: int, body: str, *, retried: bool, retry_after: float | None) -> UpstreamError:
+    # Storage services (GCS, S3, Azure) explain a refusal in XML: <Code> and <Message>.
     code = re.search(r"<Code>([^<]{1,80})</Code>", body)
     message = re.search(r"<Message>([^<]{1,200})</Message>", body)
-    said = ": " + quoted(" ".join(m.group(1) for m in (code, message) if m), 200) if code or message else ""
+    detail = quoted(" ".join(m.group(1) for m in (code, message) if m), 200) if code or message else None
     expired = "expired" in body.lower() or (code is not None and code.group(1) in ("ExpiredToken", "AccessDenied"))
-    if status in (400, 401, 403) and (expired or "signature" in body.lower() or status == 403):
-        return UpstreamError(
-            f"The export host refused the download (HTTP {status}{said}). Export links are signed and expire: "
-            "call list_exports again to get a fresh URL for this session.",
-            status=status,
+    failure = Failure("status", "GET", 2 if retried else 1, 0.0, status=status, detail=detail, retry_after=retry_after)
+    return ExportHostWording.at(url, signed=expired or "signature" in body.lower()).explain(failure)
+
+
+@dataclass(frozen=True)
+class ExportHostWording(Wording):
+    """An export file's host (signed storage URLs): most failures are fixed by a fresh URL from list_exports."""
+
+    signed: bool = False  # the refusal mentions an expired link or a signature
+
+    @classmethod
+    def at(cls, url: str, *, signed: bool = False) -> ExportHostWording:
+        return cls("The export host", url, "", "downloading the export", signed=signed)
+
+    def missing(self, status: int) -> bool:
+        return status == 410
+
+    def _refused(self, f: Failure) -> str:
+        return f"The export host refused the download (HTTP {f.status}{said(f)})."
+
+    def _expired(self, f: Failure) -> str:
+        return (
+            f"The export host refused the download (HTTP {f.status}{said(f)}). Export links are signed and expire: "
+            "call list_exports again to get a fresh URL for this session."
         )
-    if status in (404, 410):
-        return UpstreamNotFound(
-            f"The export file is not there (HTTP {status}{said}). Call list_exports again for a current URL.",
-            status=status,
+
+    def auth(self, f: Failure) -> str:
+        return self._expired(f) if self.signed or f.status == 403 else self._refused(f)
+
+    def rejected(self, f: Failure) -> str:
+        return self._expired(f) if self.signed and f.status == 400 else self._refused(f)
+
+    def not_found(self, f: Failure) -> str:
+        return f"The export file is not there (HTTP {f.status}{said(f)}). Call list_exports again for a current URL."
+
+    def rate_limited(self, f: Failure) -> str:
+        return (
+            f"The export host is rate-limiting downloads (HTTP 429{said(f)}){_again(f)}. Wait {wait_hint(f)} and "
+            "try again."
         )
-    again = ", also on a second try" if retried else ""
-    if status == 429:
-        wait = f"{retry_after:.0f} s" if retry_after is not None else "a minute"
-        return UpstreamRateLimited(
-            f"The export host is rate-limiting downloads (HTTP 429{said}){again}. Wait {wait} and try again.",
-            retry_after=retry_after,
+
+    def server_error(self, f: Failure) -> str:
+        return f"The export host failed (HTTP {f.status}{said(f)}){_again(f)}. Try again in a minute."
+
+    def timeout(self, f: Failure) -> str:
+        return (
+            f"The export host {_host(self.url)} did not answer within {f.timeout:g} s ({f.error}; {f.attempts} "
+            "attempts). Try again; signed URLs expire, so if it keeps failing, call list_exports again for a fresh "
+            "URL."
         )
-    if status >= 500:
-        return UpstreamServerError(
-            f"The export host failed (HTTP {status}{said}){again}. Try again in a minute.", status=status
+
+    def deadline(self, f: Failure) -> str:
+        retried = ", after one retry" if f.attempts > 1 else ""
+        return (
+            f"The export host {_host(self.url)} did not answer within the {f.timeout:g} s a read may take "
+            f"(SESSION_REPLAY_MCP_EXPORT_TIME_BUDGET){retried}. Try again later."
         )
-    return UpstreamError(f"The export host refused the download (HTTP {status}{said}).", status=status)
+
+    def unreachable(self, f: Failure) -> str:
+        return (
+            f"Could not download the export from {_host(self.url)} ({f.error}; {f.attempts} attempts). Check the "
+            "network; if the URL is old, call list_exports again for a fresh one."
+        )
+
+    dropped = unreachable
+
+
+def _again(f: Failure) -> str:
+    return ", also on a second try" if f.attempts > 1 else ""
 
 
 class _Decompressor:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import httpx2
 
 from mcp_server.errors import UserFacingError
-from mcp_server.render.text import clean_text
+from mcp_server.text import clean_text
 
 ALLOWED_HOSTS_VAR = "LOGROCKET_EXPORT_ALLOWED_HOSTS"
 _METADATA = {ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254")}
@@ -67,6 +67,12 @@ class ExportUrlPolicy:
         if parsed.userinfo:
             raise UrlRefused(f"{hop}{_short(url)} carries credentials in the URL; that is not an export URL.")
         if parsed.scheme == "http" and not self.is_allowed_host(host, port or 80):
+            if _from_a_sandbox(parsed):
+                raise UrlRefused(
+                    f"{hop}{_short(url)} is a download URL from a sandbox on port {port}, and this server's sandbox "
+                    f"is not that one (or it runs without one). Start the server with --sandbox --sandbox-port {port} "
+                    "to read it, or call list_exports here for URLs from this server's own sandbox."
+                )
             raise UrlRefused(
                 f"{hop}Only https export URLs are fetched (got {_short(url)}). If this is your own storage "
                 f"served over plain http, add {host} to {ALLOWED_HOSTS_VAR}."
@@ -136,6 +142,15 @@ def _why_refused(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | Non
     if not ip.is_global:
         return "not a public address"
     return None
+
+
+def _from_a_sandbox(url: httpx2.URL) -> bool:
+    """A URL the sandbox signed (mcp_server/sandbox/logrocket_api.py), on this machine."""
+    return (
+        url.path.startswith("/export-files/")
+        and "sandbox-exporter" in url.params.get("X-Goog-Credential", "")
+        and (url.host in ("localhost", "::1") or url.host.startswith("127."))
+    )
 
 
 def _short(url: str) -> str:

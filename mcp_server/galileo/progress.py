@@ -19,6 +19,7 @@ from mcp_server.adapters.errors import (
 from mcp_server.galileo.wait import DONE, FAILED, PENDING, Check
 from mcp_server.redact import process_redactor
 from mcp_server.render.markdown import quoted
+from mcp_server.timeparse import duration
 
 logger = logging.getLogger(__name__)
 
@@ -26,15 +27,6 @@ TYPICAL = "typically 1 to 3 minutes"
 
 # (progress, total, message), as ``Context.report_progress`` takes them.
 Report = Callable[[float, float | None, str | None], Awaitable[None]]
-
-
-def duration(seconds: float) -> str:
-    """``40 s``, ``2 min 5 s``."""
-    whole = max(0, round(seconds))
-    if whole < 60:
-        return f"{whole} s"
-    minutes, rest = divmod(whole, 60)
-    return f"{minutes} min {rest} s" if rest else f"{minutes} min"
 
 
 def check_message(check: Check, *, resumed: bool) -> str:

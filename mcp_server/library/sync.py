@@ -29,7 +29,8 @@ from mcp_server.exports.urlinfo import inspect_export_url
 from mcp_server.library.facts import NoTimestamps, bytes_read, facts_from_summary, read_was_interrupted
 from mcp_server.library.model import ExportRef
 from mcp_server.library.store import Failure, Store, SyncPosition
-from mcp_server.render.text import clean_text
+from mcp_server.redact import process_redactor
+from mcp_server.text import clean_text
 from mcp_server.timeparse import now_ms
 
 logger = logging.getLogger(__name__)
@@ -335,7 +336,7 @@ class _Run:
             return
         except Exception as exc:  # any failure of one export is recorded and retried; the sync goes on
             logger.info("reading export %s failed (%s); recorded for the next sync", key, type(exc).__name__)
-            await self._failed(key, session_id, ref, clean_text(str(exc) or type(exc).__name__, 300))
+            await self._failed(key, session_id, ref, clean_text(str(exc) or type(exc).__name__, 300, process_redactor))
             return
         await in_thread(self.store.put, facts, now_ms())
         self.progress.indexed += 1

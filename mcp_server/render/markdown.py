@@ -17,7 +17,8 @@ from collections.abc import Iterable, Sequence
 
 import orjson
 
-from mcp_server.render.text import clean_text
+from mcp_server.redact import process_redactor
+from mcp_server.text import clean_text
 
 # Punctuation that Markdown reads as syntax; ``&`` opens entities, ``://``, ``www.`` and ``@`` autolinks.
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+!|~&@])|:(?=//)|(?<=[Ww]{3})\.")
@@ -25,6 +26,12 @@ _BACKTICKS = re.compile(r"`+")
 # Values that read the same as text and as Markdown: words, numbers, offsets and times. A ``.`` or ``:`` only
 # before a digit, so no domain, scheme or ``www.`` can form; nothing else that Markdown could take as syntax.
 _BARE = re.compile(r"(?:[A-Za-z0-9 ×?,+-]|[.:](?=\d))*")
+
+
+def _line(text: str, limit: int | None) -> str:
+    """``text`` on one clean line, shortened; secrets are redacted before the cut (a key cut short may no longer
+    be recognised by the redaction every answer gets at the end)."""
+    return clean_text(text, limit, process_redactor)
 
 
 class Markup(str):
@@ -49,7 +56,7 @@ def as_text(value: object) -> str:
 
 def code(value: object, limit: int | None = 200) -> Markup:
     """An inline code span holding ``value`` verbatim (on one line), whatever backticks it contains."""
-    text = clean_text(as_text(value), limit)
+    text = _line(as_text(value), limit)
     if not text:
         return Markup("` `")
     if "`" not in text:
@@ -82,7 +89,7 @@ def quoted(text: str, limit: int | None = 200) -> Markup:
     Ordinary messages (``user trait key too large (max 1024 characters)``) read as written; one that carries a
     link, HTML, an entity or a bare URL is held in a code span, where it is shown and does nothing.
     """
-    line = clean_text(text, limit)
+    line = _line(text, limit)
     return code(line, None) if is_live_prose(line) else Markup(line)
 
 
@@ -93,13 +100,13 @@ def is_live_prose(text: str) -> bool:
 
 def snippet(text: str, limit: int) -> str:
     """A short quote of an upstream body, as ``repr`` shows it, or a code span when it could act."""
-    line = clean_text(text, limit)
+    line = _line(text, limit)
     return code(line, None) if is_live_prose(line) else repr(line)
 
 
 def plain(text: str, limit: int | None = 200) -> Markup:
     """Prose-safe text: one line, with everything Markdown could read as syntax, an entity or a link escaped."""
-    return Markup(_MD_SPECIAL.sub(lambda m: "\\" + m.group(0), clean_text(text, limit)))
+    return Markup(_MD_SPECIAL.sub(lambda m: "\\" + m.group(0), _line(text, limit)))
 
 
 def cell(value: object) -> str:

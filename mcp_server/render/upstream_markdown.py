@@ -22,7 +22,7 @@ import html
 import re
 from urllib.parse import urlsplit
 
-from mcp_server.render.text import strip_controls
+from mcp_server.text import strip_controls
 
 _COMMENT = re.compile(r"<!--.*?(?:-->|\Z)", re.S)
 _RAW_BLOCK = re.compile(r"<(script|style|iframe|object|embed|template)\b[^>]*>.*?(?:</\1\s*>|\Z)", re.S | re.I)

@@ -199,12 +199,8 @@ def _exceptions(session: SyntheticSession, count: int) -> Iterator[bytes]:
         yield _event(session, session.started_ms + 3000 + 10 * i, "lr.core.Exception", data)
 
 
-def bad_value_lines(session: SyntheticSession) -> list[bytes]:
-    """Lines whose envelope is right and whose values are not; each one must be counted, never fatal."""
-    return list(_bad_lines(session))
-
-
 def _bad_lines(session: SyntheticSession) -> Iterator[bytes]:
+    """Lines whose envelope is right and whose values are not; each one must be counted, never fatal."""
     for text in _bad_texts(session):
         yield text.encode() + b"\n"
 

@@ -116,7 +116,7 @@ def routes(world: SandboxWorld) -> list[Route]:
             start_ms=start_ms,
             end_ms=end_ms,
             webhook_url=body.get("webhookURL") if isinstance(body.get("webhookURL"), str) else None,
-            created=time.monotonic(),
+            created=world.clock(),
             ready_after=world.highlights_delay,
             fail=world.take_highlights_failure(),
         )
@@ -134,7 +134,7 @@ def routes(world: SandboxWorld) -> list[Route]:
         if job is None:
             return JSONResponse({"detail": "Not found."}, status_code=404)
         body: dict[str, Any] = {"result": None, "appID": app.app_id, "requestID": request_id}
-        if time.monotonic() - job.created < job.ready_after:
+        if world.clock() - job.created < job.ready_after:
             body["status"] = "PENDING"
         elif job.fail:
             body["status"] = "FAILED"

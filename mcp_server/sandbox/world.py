@@ -8,6 +8,7 @@ import random
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -85,7 +86,7 @@ class HighlightJob:
     start_ms: int | None
     end_ms: int | None
     webhook_url: str | None
-    created: float  # monotonic seconds
+    created: float  # seconds on the world's clock
     ready_after: float  # seconds of "generation"
     fail: bool = False
 
@@ -110,6 +111,8 @@ class SandboxWorld:
         # Seconds of "generation" before a highlights request is done (LogRocket: typically 1 to 3
         # minutes; a few seconds here so trying the server is pleasant, a fraction of one in tests).
         self.highlights_delay = highlights_delay
+        # What that generation time is measured on: monotonic seconds (tests give it their virtual clock).
+        self.clock: Callable[[], float] = time.monotonic
         # How a finished request reports itself: "READY" (LogRocket's docs) or "COMPLETE" (seen elsewhere).
         self.highlights_status = highlights_status
         self.export_cache_dir = export_cache_dir

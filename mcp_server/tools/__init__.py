@@ -1,12 +1,6 @@
-"""The server's tools: one module per tool (validate, call an adapter, render), listed here."""
+"""The server's tools: one module per tool (validate, call an adapter, render), each ending in its TOOL."""
 
 from __future__ import annotations
-
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
-
-from mcp_types import ToolAnnotations
 
 from mcp_server.tools import (
     find_sessions,
@@ -18,44 +12,17 @@ from mcp_server.tools import (
     summarize_user_sessions,
     sync_sessions,
 )
+from mcp_server.tools.spec import ToolSpec
 
-
-@dataclass(frozen=True)
-class ToolSpec:
-    name: str
-    title: str
-    fn: Callable[..., Any]
-    annotations: ToolAnnotations
-
-    @property
-    def writes(self) -> bool:
-        """Write tools are never registered in read-only mode."""
-        return self.annotations.read_only_hint is not True
-
-
+# In the order the server lists them (and the instructions describe them).
 ALL_TOOLS: tuple[ToolSpec, ...] = (
-    ToolSpec(list_exports.NAME, list_exports.TITLE, list_exports.list_exports, list_exports.ANNOTATIONS),
-    ToolSpec(
-        read_session_export.NAME,
-        read_session_export.TITLE,
-        read_session_export.read_session_export,
-        read_session_export.ANNOTATIONS,
-    ),
-    ToolSpec(find_sessions.NAME, find_sessions.TITLE, find_sessions.find_sessions, find_sessions.ANNOTATIONS),
-    ToolSpec(session_stats.NAME, session_stats.TITLE, session_stats.session_stats, session_stats.ANNOTATIONS),
-    ToolSpec(sync_sessions.NAME, sync_sessions.TITLE, sync_sessions.sync_sessions, sync_sessions.ANNOTATIONS),
-    ToolSpec(identify_user.NAME, identify_user.TITLE, identify_user.identify_user, identify_user.ANNOTATIONS),
-    ToolSpec(
-        push_highlight_event.NAME,
-        push_highlight_event.TITLE,
-        push_highlight_event.push_highlight_event,
-        push_highlight_event.ANNOTATIONS,
-    ),
-    ToolSpec(
-        summarize_user_sessions.NAME,
-        summarize_user_sessions.TITLE,
-        summarize_user_sessions.summarize_user_sessions,
-        summarize_user_sessions.ANNOTATIONS,
-    ),
+    list_exports.TOOL,
+    read_session_export.TOOL,
+    find_sessions.TOOL,
+    session_stats.TOOL,
+    sync_sessions.TOOL,
+    identify_user.TOOL,
+    push_highlight_event.TOOL,
+    summarize_user_sessions.TOOL,
 )
 TOOL_NAMES = frozenset(t.name for t in ALL_TOOLS)

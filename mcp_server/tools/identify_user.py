@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from mcp_types import CallToolResult, ToolAnnotations
-from pydantic import AfterValidator, BaseModel, Field, StrictBool, StrictInt, StringConstraints
+from pydantic import AfterValidator, Field, StrictBool, StrictInt, StringConstraints
 
 from mcp_server.errors import InputError
-from mcp_server.render.budget import Budget
-from mcp_server.render.markdown import code, table_head, table_row
-from mcp_server.tools.output import answer
+from mcp_server.results.base import answer
+from mcp_server.results.identify_user import IdentifyUserOutput, UserRecord
+from mcp_server.tools.arguments import MAX_TEXT
 from mcp_server.tools.runtime import ToolContext, runtime
+from mcp_server.tools.spec import ToolSpec
 from mcp_server.validation import email_address
 
 NAME = "identify_user"
@@ -23,24 +24,11 @@ ANNOTATIONS = ToolAnnotations(
     idempotent_hint=True,  # the same call twice leaves the same record
     open_world_hint=True,
 )
-MAX_CHARS = 12_000
-MAX_TEXT = 1024  # LogRocket's limit for the id, name, email and each trait key and value
+# Its line in the server's instructions.
+INSTRUCTIONS = f"- {NAME}: set a user's name, email and traits in LogRocket (it writes)."
 
 TraitKey = Annotated[str, StringConstraints(min_length=1, max_length=MAX_TEXT)]
 TraitValue = Annotated[str, StringConstraints(max_length=MAX_TEXT)] | StrictBool | StrictInt | None
-
-
-class UserRecord(BaseModel):
-    user_id: str = Field(alias="userID", description="The user's id in the customer's app.")
-    name: str | None = None
-    email: str | None = None
-    traits: dict[str, str] = Field(description="Every trait LogRocket now holds; values are strings there.")
-
-
-class IdentifyUserOutput(BaseModel):
-    app_id: str = Field(description="The LogRocket app, org/app.")
-    user: UserRecord = Field(description="The user record as LogRocket returned it.")
-    deleted_traits: list[str] = Field(description="Traits this call sent blank, which LogRocket deletes.")
 
 
 async def identify_user(
@@ -98,33 +86,7 @@ async def identify_user(
     app = lr.app
     record = UserRecord(userID=user.user_id, name=user.name, email=user.email, traits=user.traits)
     out = IdentifyUserOutput(app_id=str(app), user=record, deleted_traits=deleted)
-    return answer(_markdown(out), out)
+    return answer(out)
 
 
-def _markdown(out: IdentifyUserOutput) -> str:
-    user = out.user
-    note_lines = []
-    if out.deleted_traits:
-        note_lines.append("Deleted traits: " + ", ".join(code(t, 80) for t in out.deleted_traits[:50]))
-    budget = Budget(MAX_CHARS, reserve=600 + sum(len(n) for n in note_lines))
-    budget.add(f"Updated LogRocket user {code(user.user_id)} in app {code(out.app_id)}.")
-    budget.add("")
-    budget.add(f"- **Name:** {code(user.name) if user.name else '(not set)'}")
-    budget.add(f"- **Email:** {code(user.email) if user.email else '(not set)'}")
-    shown = 0
-    if user.traits:
-        budget.add(f"- **Traits:** {len(user.traits)} (LogRocket stores every value as a string)")
-        budget.add("")
-        budget.add(table_head(["trait", "value"]))
-        for key, value in sorted(user.traits.items()):
-            if not budget.add(table_row([code(key, 100), code(value, 200)])):
-                break
-            shown += 1
-    else:
-        budget.add("- **Traits:** none")
-    if shown < len(user.traits):
-        note_lines.append(
-            f"{len(user.traits) - shown} more traits are not shown here to keep this answer short; "
-            "every trait is in the structured result (user.traits)."
-        )
-    return budget.close("\n" + "\n".join(note_lines) if note_lines else "")
+TOOL = ToolSpec(NAME, TITLE, identify_user, ANNOTATIONS, INSTRUCTIONS)

@@ -3,23 +3,22 @@
 from __future__ import annotations
 
 import copy
-import json
 import math
 import re
-from datetime import UTC, datetime
 from typing import Annotated
 
 from mcp_types import CallToolResult, ToolAnnotations
-from pydantic import AfterValidator, BaseModel, Field, PlainValidator, StringConstraints, WithJsonSchema
+from pydantic import AfterValidator, Field, PlainValidator, StringConstraints, WithJsonSchema
 
 from mcp_server.adapters.errors import UpstreamError
 from mcp_server.adapters.highlight import Scalar, as_text
 from mcp_server.adapters.http import shared_deadline
 from mcp_server.errors import InputError
-from mcp_server.render.budget import Budget
-from mcp_server.render.markdown import Markup, code, table_head, table_row
-from mcp_server.tools.output import answer
+from mcp_server.results.base import answer
+from mcp_server.results.push_highlight_event import EventSent, PushHighlightEventOutput
+from mcp_server.timeparse import iso
 from mcp_server.tools.runtime import ToolContext, runtime
+from mcp_server.tools.spec import ToolSpec
 
 NAME = "push_highlight_event"
 TITLE = "Record an event in a Highlight session"
@@ -32,7 +31,12 @@ ANNOTATIONS = ToolAnnotations(
     idempotent_hint=False,  # every call records another event, and without a session id starts another session
     open_world_hint=True,
 )
-MAX_CHARS = 12_000
+# Its line in the server's instructions.
+INSTRUCTIONS = (
+    f"- {NAME}: "
+    "record a custom event with properties in a Highlight.io session, optionally identifying its user; "
+    "starts a new session unless given session_secure_id (it writes)."
+)
 MAX_ITEMS = 100  # properties, traits or session properties per call
 MAX_VALUE = 2000  # Highlight keeps property values up to 2,000 characters and drops longer ones
 _SECURE_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
@@ -79,30 +83,6 @@ Value = Annotated[
     WithJsonSchema({"anyOf": [{"type": "string", "maxLength": MAX_VALUE}, {"type": "number"}, {"type": "boolean"}]}),
 ]
 Values = dict[Key, Value]
-
-
-class EventSent(BaseModel):
-    name: str
-    properties: dict[str, Scalar] = Field(description="The event's properties as sent.")
-    timestamp: str = Field(description="When the event was recorded (UTC, ISO 8601).")
-    payload_id: int = Field(description="The pushPayload sequence number used for it in this session.")
-    payload: str = Field(description="The Track event's payload exactly as sent: a JSON string.")
-
-
-class PushHighlightEventOutput(BaseModel):
-    session_secure_id: str = Field(description="Pass as session_secure_id to add more to this session.")
-    new_session: bool = Field(description="True when this call started the session.")
-    project_id: str | None = Field(
-        description="The project id used: the one a new session was started in; for an existing session the "
-        "configured one, if any."
-    )
-    session_url: str | None = Field(description="The session in Highlight's web app, when a link can be built.")
-    endpoint: str = Field(description="The Highlight public graph the calls went to.")
-    accepted: list[str] = Field(description="The mutations Highlight accepted, in order.")
-    event: EventSent
-    user_identifier: str | None = Field(description="Who the session was identified as, if this call did.")
-    user_traits: dict[str, str] = Field(description="User traits sent with identifySession (values as strings).")
-    session_properties: dict[str, str] = Field(description="Session properties sent (values as strings).")
 
 
 async def push_highlight_event(
@@ -208,24 +188,17 @@ async def push_highlight_event(
         event=EventSent(
             name=event,
             properties=props,
-            timestamp=_iso_ms(pushed.timestamp_ms),
+            timestamp=iso(pushed.timestamp_ms, milliseconds=True),
             payload_id=pushed.payload_id,
             payload=pushed.payload,
         ),
         user_identifier=user_identifier,
         user_traits=traits,
         session_properties=session_props,
+        project_number=project_number,
+        app_url_known=hl.app_url is not None,
     )
-    if out.session_url is not None:
-        no_link = ""
-    elif hl.app_url is None:
-        no_link = "the address of Highlight's web app is not known for this endpoint; set HIGHLIGHT_APP_URL"
-    else:
-        no_link = (
-            "the project's numeric id is not known here; pass project_id (its number, or the id this server "
-            "started a session with)"
-        )
-    return answer(_markdown(out, project_number, no_link), out)
+    return answer(out)
 
 
 def _check(
@@ -273,81 +246,4 @@ def _after(exc: UpstreamError, accepted: list[str], secure_id: str, new_session:
     return error
 
 
-def _markdown(out: PushHighlightEventOutput, project_number: str | None, no_link: str) -> str:
-    ev = out.event
-    lines: list[str] = []
-    if out.new_session:
-        lines.append(f"Started a new Highlight session and recorded the event {code(ev.name)} in it.")
-    else:
-        lines.append(f"Recorded the event {code(ev.name)} in Highlight session {code(out.session_secure_id)}.")
-    lines.append("")
-    origin = "new, its secure id generated here" if out.new_session else "existing"
-    lines.append(f"- **Session:** {code(out.session_secure_id)} ({origin})")
-    if out.project_id is not None:
-        number = f" (Highlight project {code(project_number)})" if project_number else ""
-        lines.append(f"- **Project:** {code(out.project_id)}{number}")
-    if out.session_url:
-        lines.append(f"- **Link:** {code(out.session_url, None)}")
-    else:
-        lines.append(f"- **Link:** none: {no_link}")
-    lines.append(f"- **Endpoint:** {code(out.endpoint, None)}")
-    lines.append("")
-    lines.append(table_head(["step", "what was sent", "Highlight"]))
-    steps = {
-        "initializeSession": f"a new session in project {code(out.project_id or '?')}",
-        "identifySession": f"user {code(out.user_identifier or '', 200)} with {_count(len(out.user_traits), 'trait')}",
-        "addSessionProperties": _count(len(out.session_properties), "session property", "session properties"),
-        "pushPayload": f"Track event {code(ev.name)} at {ev.timestamp} (payload {ev.payload_id}) with "
-        f"{_count(len(ev.properties), 'property', 'properties')}",
-    }
-    for step in out.accepted:
-        lines.append(table_row([step, Markup(steps[step]), "accepted"]))
-
-    closing = [
-        "",
-        "**Accepted, not yet stored:** Highlight queues what it receives and processes it afterwards, so this "
-        "confirms only that the steps above were accepted. A problem found later (for example a project id that "
-        "names no project) is not reported back.",
-    ]
-    if out.new_session:
-        closing.append("")
-        closing.append(
-            "This session has no screen recording. Highlight lists sessions once they show user activity, so it "
-            "may stay out of the session list; its events and properties are kept with it."
-        )
-    closing.append("")
-    closing.append(
-        f"To add another event to this session, call "
-        f"{code(f'push_highlight_event(event=..., session_secure_id={json.dumps(out.session_secure_id)})', None)}."
-    )
-    closing_text = "\n".join(closing)
-
-    rows = [("event", k, v) for k, v in ev.properties.items()]
-    rows += [("user trait", k, v) for k, v in out.user_traits.items()]
-    rows += [("session property", k, v) for k, v in out.session_properties.items()]
-    budget = Budget(MAX_CHARS, reserve=len(closing_text) + 300)
-    for line in lines:
-        budget.add(line)
-    shown = 0
-    if rows:
-        budget.add("")
-        budget.add(table_head(["of", "name", "value"]))
-        for kind, key, value in rows:
-            if not budget.add(table_row([kind, code(key, 100), code(as_text(value), 200)])):
-                break
-            shown += 1
-    if shown < len(rows):
-        closing_text = (
-            f"\n{len(rows) - shown} more values are not shown here to keep this answer short; every value sent is "
-            "in the structured result." + closing_text
-        )
-    return budget.close(closing_text)
-
-
-def _iso_ms(ms: int) -> str:
-    """Always with milliseconds, so every answer has the same shape."""
-    return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _count(n: int, singular: str, plural: str | None = None) -> str:
-    return f"{n} {singular if n == 1 else (plural or singular + 's')}"
+TOOL = ToolSpec(NAME, TITLE, push_highlight_event, ANNOTATIONS, INSTRUCTIONS)

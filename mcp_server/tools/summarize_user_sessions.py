@@ -17,23 +17,21 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from mcp_types import CallToolResult, ToolAnnotations
-from pydantic import AfterValidator, Field, StringConstraints
+from pydantic import AfterValidator, Field
 
 from mcp_server.adapters.errors import UpstreamError, UpstreamNotFound
-from mcp_server.adapters.logrocket import HighlightsResult
-from mcp_server.adapters.paths import replay_url
 from mcp_server.errors import InputError, UserFacingError
-from mcp_server.galileo.markdown import call_text, pending_markdown, ready_markdown
-from mcp_server.galileo.output import SessionSummary, SummarizeOutput, TimeRange
 from mcp_server.galileo.progress import ProgressReporter, failure_reason
 from mcp_server.galileo.schedule import DEFAULT_SCHEDULE
 from mcp_server.galileo.wait import Outcome, Waiter
 from mcp_server.render.markdown import snippet
-from mcp_server.render.upstream_markdown import clip_markdown, markdown_links, sanitize_markdown
-from mcp_server.settings import MAX_WAIT_LIMIT, AppRef
+from mcp_server.results.base import answer
+from mcp_server.results.summarize_user_sessions import SummarizeOutput, TimeRange, call_text, highlights_of
+from mcp_server.settings import MAX_WAIT_LIMIT
 from mcp_server.timeparse import iso, now_ms, parse_instant
-from mcp_server.tools.output import answer
+from mcp_server.tools.arguments import MAX_TEXT, NonNegative, TimeText
 from mcp_server.tools.runtime import ToolContext, runtime
+from mcp_server.tools.spec import ToolSpec
 from mcp_server.validation import email_address, web_url
 from mcp_server.webhook import check_webhook
 
@@ -50,14 +48,17 @@ ANNOTATIONS = ToolAnnotations(
     idempotent_hint=False,
     open_world_hint=True,
 )
+# Its line in the server's instructions.
+INSTRUCTIONS = (
+    f"- {NAME}: "
+    "LogRocket Galileo's summary of what one user did in their recent sessions (by email or user id), "
+    "with links to the moments in the replays. Generation takes 1 to 3 minutes: if the answer says it is "
+    "still pending, make the exact resume call it gives."
+)
 DEFAULT_WAIT = 50.0  # under the ~60 s after which Claude Desktop has cut tool calls
-MAX_TEXT = 1024  # LogRocket's limit for user ids and emails
-FIELD_CHARS = 100_000  # upstream Markdown kept per field of the structured result
 DAY_MS = 86_400_000
 DEFAULT_WINDOW_MS = 30 * DAY_MS  # LogRocket's own window when no time range is sent
 
-TimeText = Annotated[str, StringConstraints(min_length=1, max_length=64)]
-NonNegative = Annotated[int, Field(ge=0)]
 _TIME_FORMS = "epoch milliseconds, an ISO-8601 date or date-time (UTC unless it has an offset), or an age such as 7d"
 
 
@@ -175,7 +176,7 @@ async def summarize_user_sessions(
         current = await lr.request_highlights(body)
         outcome = await _wait(waiter, current, until, resumed=False, resume=resume_args(current))
         if outcome.kind == "failed":
-            raise UserFacingError(_failed_twice(retried, current, body, resume_args(current)))
+            raise UserFacingError(_failed_twice(retried, current, user_email or user_id, resume_args(current)))
     if outcome.kind == "unknown":
         raise UserFacingError(
             f"LogRocket answered highlights request {current} with status {snippet(outcome.status or '', 60)}, "
@@ -208,16 +209,16 @@ async def summarize_user_sessions(
                 f"again, call {call_text(resume_args(current))}."
             )
         out.resume = resume_args(current)
-        capped = limit if wait_seconds > limit else None
-        failure = failure_reason(outcome.last_error) if outcome.last_error is not None else None
-        return answer(pending_markdown(out, capped_at=capped, last_failure=failure), out)
+        out.capped_at = limit if wait_seconds > limit else None
+        out.last_failure = failure_reason(outcome.last_error) if outcome.last_error is not None else None
+        return answer(out)
     if outcome.result is None:
         raise UserFacingError(
             f"LogRocket says highlights request {current} is {outcome.status} but sent no result. To look again, "
             f"call {call_text(resume_args(current))}."
         )
-    out.highlights, out.sessions = _result(outcome.result, app)
-    return answer(ready_markdown(out), out)
+    out.highlights, out.sessions = highlights_of(outcome.result, app)
+    return answer(out)
 
 
 async def _wait(waiter: Waiter, request_id: str, until: float, *, resumed: bool, resume: dict[str, Any]) -> Outcome:
@@ -292,22 +293,6 @@ def _resume_args(
     return args
 
 
-def _result(result: HighlightsResult, app: AppRef) -> tuple[str, list[SessionSummary]]:
-    overall = clip_markdown(sanitize_markdown(result.highlights), FIELD_CHARS)[0]
-    sessions = []
-    for s in result.sessions:
-        text = clip_markdown(sanitize_markdown(s.highlights), FIELD_CHARS)[0]
-        replay = None
-        if s.recording_id and s.session_id:
-            replay = replay_url(app.org, app.app, s.recording_id, s.session_id.removeprefix(f"{s.recording_id}/"))
-        sessions.append(
-            SessionSummary.model_construct(
-                session_id=s.session_id, replay_url=replay, highlights=text, links=markdown_links(text)
-            )
-        )
-    return overall, sessions
-
-
 def _failed_without_body(request_id: str) -> str:
     return (
         f"Galileo could not generate the highlights of request {request_id} (status FAILED; LogRocket gives no "
@@ -316,11 +301,13 @@ def _failed_without_body(request_id: str) -> str:
     )
 
 
-def _failed_twice(first: str, second: str, body: dict[str, Any], resume: dict[str, str | int]) -> str:
-    who = body.get("userEmail") or body.get("userID")
+def _failed_twice(first: str, second: str, who: str | None, resume: dict[str, str | int]) -> str:
     start_over = call_text({k: v for k, v in resume.items() if k != "request_id"})
     return (
         f"Galileo could not generate highlights for {who}: request {first} FAILED, and so did the retry, request "
         f"{second}. LogRocket gives no reason. Try again in a few minutes, or with a narrower question or time "
         f"range: call {start_over}."
     )
+
+
+TOOL = ToolSpec(NAME, TITLE, summarize_user_sessions, ANNOTATIONS, INSTRUCTIONS)

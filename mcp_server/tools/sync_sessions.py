@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from mcp_types import CallToolResult, ToolAnnotations
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from mcp_server.errors import InputError
 from mcp_server.library.store import SessionQuery
-from mcp_server.library.sync import Syncer, SyncOutcome, SyncProgress
-from mcp_server.render.library import ago, call, coverage_markdown
-from mcp_server.render.markdown import code
-from mcp_server.render.text import clean_text
+from mcp_server.library.sync import Syncer, SyncProgress
+from mcp_server.results.base import answer
+from mcp_server.results.session_index import call
+from mcp_server.results.sync_sessions import SyncSessionsOutput, sync_sessions_result
 from mcp_server.timeparse import iso, now_ms, parse_instant
-from mcp_server.tools.library_common import UNTIL, CoverageOut, TimeText, load_coverage
-from mcp_server.tools.output import answer
+from mcp_server.tools.arguments import NonNegative, TimeText
+from mcp_server.tools.library_common import UNTIL, load_coverage
 from mcp_server.tools.runtime import ToolContext, runtime
+from mcp_server.tools.spec import ToolSpec
 
 NAME = "sync_sessions"
 TITLE = "Sync LogRocket's exported sessions into the session index"
@@ -31,39 +32,25 @@ ANNOTATIONS = ToolAnnotations(
 )
 
 
-class FailedExportOut(BaseModel):
-    session_id: str | None
-    reason: str
-
-
-class SyncSessionsOutput(BaseModel):
-    app: str
-    done: bool = Field(description="True when the listing was read to its end (or to until).")
-    status: Literal["done", "partial", "running"] = Field(
-        description="partial: stopped by the time budget or max_sessions; running: another sync holds the app."
-    )
-    next_call: str | None = Field(description="The exact call that continues, when not done.")
-    indexed: int = Field(description="Sessions added to the index by this call.")
-    already_indexed: int = Field(description="Listed sessions that were in the index already (not downloaded).")
-    failed: int = Field(description="Exports that could not be read; recorded with the reason, retried next sync.")
-    retried: int = Field(description="Earlier failures tried again by this call.")
-    pages: int
-    bytes_read: int
-    failures: list[FailedExportOut]
-    pruned: int = Field(description="Sessions older than the retention period removed.")
-    coverage: CoverageOut
+# Its line in the server's instructions.
+INSTRUCTIONS = (
+    f"- {NAME}: "
+    "fill the session index from LogRocket's exports (resumable: if it answers done: false, make the exact next "
+    "call it gives). Every find_sessions and session_stats answer says what the index covers and which "
+    "sync_sessions call fills a gap."
+)
 
 
 async def sync_sessions(
     ctx: ToolContext,
     since: Annotated[
-        TimeText | None,
+        TimeText | NonNegative | None,
         Field(
             description="Index exports from this time on: epoch ms, an ISO-8601 date or time, 'yesterday', or an "
             "age such as 7d. Default: continue where the last sync stopped (the last 7 days the first time)."
         ),
     ] = None,
-    until: Annotated[TimeText | None, UNTIL] = None,
+    until: Annotated[TimeText | NonNegative | None, UNTIL] = None,
     max_sessions: Annotated[
         int | None, Field(ge=1, le=100_000, description="Read at most this many new exports in this call.")
     ] = None,
@@ -108,67 +95,10 @@ async def sync_sessions(
     next_call = None
     if outcome.status != "done":
         next_call = call(NAME, until=iso(until_ms) if until_ms is not None else None, max_sessions=max_sessions)
-    p = outcome.progress
-    out = SyncSessionsOutput(
-        app=outcome.app,
-        done=outcome.status == "done",
-        status=outcome.status,
-        next_call=next_call,
-        indexed=p.indexed,
-        already_indexed=p.already,
-        failed=p.failed,
-        retried=p.retried,
-        pages=p.pages,
-        bytes_read=p.bytes,
-        failures=[
-            FailedExportOut(session_id=f.session_id, reason=clean_text(f.reason, 300)) for f in outcome.failures[:20]
-        ],
-        pruned=outcome.pruned,
-        coverage=coverage,
+    out = sync_sessions_result(
+        outcome, next_call=next_call, coverage=coverage, time_budget=rt.settings.sync_time_budget, now=now_ms()
     )
-    return answer(_markdown(outcome, out, rt.settings.sync_time_budget), out)
+    return answer(out)
 
 
-def _markdown(outcome: SyncOutcome, out: SyncSessionsOutput, budget: float) -> str:
-    now = now_ms()
-    lines = []
-    app = code(outcome.app, 80)
-    if outcome.status == "running":
-        started = f", started {ago(outcome.holder_started_ms, now)}" if outcome.holder_started_ms else ""
-        held = outcome.holder_progress or {}
-        lines.append(
-            f"**A sync of {app} is already running**{started} (one sync per app at a time, across every worker). "
-            f"So far it has indexed {held.get('indexed', 0)} sessions from {held.get('pages', 0)} listing pages. "
-            "find_sessions and session_stats already see what it has stored."
-        )
-        lines.append(f"To continue after it, call {code(out.next_call or call(NAME), None)} later.")
-    else:
-        verb = "Synced" if out.done else "Partly synced"
-        lines.append(
-            f"**{verb} {app}:** {out.indexed} new session{'s' if out.indexed != 1 else ''} indexed, "
-            f"{out.already_indexed} already in the index (not downloaded again), {out.failed} failed, from "
-            f"{out.pages} listing page{'s' if out.pages != 1 else ''}"
-            + (f"; {out.retried} earlier failures retried" if out.retried else "")
-            + (f"; {out.pruned} sessions past the retention period removed" if out.pruned else "")
-            + "."
-        )
-        if not out.done:
-            why = (
-                f"it reached its time budget ({budget:g} s)"
-                if outcome.stopped_by == "time"
-                else "it read max_sessions new exports"
-            )
-            lines.append(
-                f"**Not done:** {why}. The listing position is saved: call {code(out.next_call or '', None)} to "
-                "continue from there."
-            )
-    if out.failures:
-        lines.append("")
-        lines.append("Exports that could not be read (recorded; the next sync retries them):")
-        for f in out.failures[:10]:
-            lines.append(f"- {code(f.session_id or '(no session id)', 80)}: {code(f.reason, 200)}")
-        if out.failed > 10:
-            lines.append(f"- and {out.failed - 10} more (see the structured result for up to 20).")
-    lines.append("")
-    lines += coverage_markdown(out.coverage.model_dump(), now)
-    return "\n".join(lines)
+TOOL = ToolSpec(NAME, TITLE, sync_sessions, ANNOTATIONS, INSTRUCTIONS)

@@ -1,4 +1,4 @@
-"""Markdown for one session export: the digest, and one listing page.
+"""read_session_export's Markdown: the digest of one session export, and one listing page.
 
 Everything quoted from the session (URLs, messages, names, levels, properties) was written by the end users
 of the recorded app, so it only ever appears through ``code`` or ``inert`` (a code span unless it is a plain
@@ -13,6 +13,7 @@ from typing import Any, assert_never
 
 import orjson
 
+from mcp_server import timeparse
 from mcp_server.exports.focus import (
     FOCUSES,
     ConsoleRow,
@@ -49,18 +50,7 @@ def offset(t: int | None, start: int | None) -> str:
 
 
 def duration(ms: int | None) -> str:
-    if ms is None:
-        return "?"
-    if ms < 1000:
-        return f"{ms} ms"
-    seconds = ms // 1000
-    if seconds < 60:
-        return f"{ms / 1000:.1f} s"
-    minutes, secs = divmod(seconds, 60)
-    if minutes < 60:
-        return f"{minutes} min {secs} s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes} min"
+    return "?" if ms is None else timeparse.duration(ms / 1000, fine=True)
 
 
 def size(n: int) -> str:
@@ -91,8 +81,6 @@ def props(value: Any, limit: int) -> str:
 
 
 # -- the digest ---------------------------------------------------------------------------------
-
-Section = tuple[str, str, list[str], int, str]  # heading, focus, rendered rows, total, table head
 
 
 def digest_markdown(
@@ -392,8 +380,10 @@ def page_markdown(
     filters_text: str,
     session_id: str | None,
     max_chars: int,
+    max_rows: int | None = None,
 ) -> tuple[str, int]:
-    """The page's Markdown and how many of its rows it holds (the rest did not fit ``max_chars``).
+    """The page's Markdown and how many of its rows it holds (the rest did not fit ``max_chars``, or
+    ``max_rows``: the number a first rendering found to fit, so a second one is the same text).
 
     ``call_arguments`` are the arguments of the call that made the page (focus, query, start, end): the
     "more" call repeats them with the cursor that resumes after the last row shown.
@@ -414,7 +404,7 @@ def page_markdown(
     heads = page.kind.grouped_heads if page.grouped and page.kind.grouped_heads else page.kind.heads
     budget.add(table_head(list(heads)))
     count = 0
-    for row, _ in page.rows:
+    for row, _ in page.rows[:max_rows]:
         if not budget.add(row_markdown(row, start)):
             break
         count += 1

@@ -1,11 +1,14 @@
-"""Plain-text hygiene for anything that came from outside (upstream APIs, recorded sessions)."""
+"""Plain-text hygiene for anything that came from outside (upstream APIs, recorded sessions, the caller).
+
+Not a Markdown concern: adapters, address guards, argument checks and time parsing shorten and clean text
+too. Nothing here knows about secrets: a caller whose text may hold one passes its redactor (``redact``).
+"""
 
 from __future__ import annotations
 
 import re
 import unicodedata
-
-from mcp_server.redact import process_redactor
+from collections.abc import Callable
 
 ELLIPSIS = "…"
 _SPACES = re.compile(r"[ \t\r\n\f\v\u2028\u2029]+")
@@ -29,14 +32,18 @@ def strip_controls(text: str, *, keep_newlines: bool = False) -> str:
     return "".join(out)
 
 
-def truncate(text: str, limit: int) -> str:
+Redact = Callable[[str], str]
+
+
+def truncate(text: str, limit: int, redact: Redact | None = None) -> str:
     """Cut to at most ``limit`` characters, ending with an ellipsis that says how much was cut.
 
-    Secrets are redacted before the cut: a key cut in half would no longer be recognised afterwards.
+    ``redact`` runs before the cut: a key cut short may no longer be recognised afterwards.
     """
     if limit <= 0 or len(text) <= limit:
         return text
-    text = process_redactor(text)
+    if redact is not None:
+        text = redact(text)
     if len(text) <= limit:
         return text
     cut = len(text) - limit
@@ -48,12 +55,12 @@ def truncate(text: str, limit: int) -> str:
         cut = len(text) - keep
 
 
-def clean_text(text: str, limit: int | None = None) -> str:
-    """One line of readable text: controls removed, whitespace collapsed, optionally shortened."""
+def clean_text(text: str, limit: int | None = None, redact: Redact | None = None) -> str:
+    """One line of readable text: controls removed, whitespace collapsed, optionally shortened (``truncate``)."""
     if text.isascii() and text.isprintable():
         line = text.strip()  # fast path for the common case
         if "  " in line:
             line = _SPACES.sub(" ", line)
     else:
         line = _SPACES.sub(" ", strip_controls(text)).strip()
-    return truncate(line, limit) if limit is not None else line
+    return truncate(line, limit, redact) if limit is not None else line
