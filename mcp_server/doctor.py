@@ -1,9 +1,10 @@
 """``session-replay-mcp doctor``: is this configuration going to work? Checks it, reaches each upstream once.
 
 Each check is an async function in ``CHECKS`` that returns ``Finding``s: what it looked at, whether it is
-fine, and what to do when it is not. A later check (the session index, say) is one more function in the
-list. Every upstream is asked once (no retries) and nothing is written upstream: LogRocket is asked for one
-exported session, Highlight for ``__typename``, the cache gets a file that is removed at once.
+fine, and what to do when it is not. A new check is one more function in the list. Every upstream is asked
+once (no retries) and nothing is written upstream: LogRocket is asked for one exported session, Highlight for
+``__typename``, the cache gets a file that is removed at once, and the session index is opened (created or
+migrated as a server would on first use) and counted.
 """
 
 from __future__ import annotations
@@ -151,8 +152,27 @@ async def check_cache(settings: Settings) -> list[Finding]:
     return [Finding("ok", "Export cache", f"{root} is writable")]
 
 
+async def check_index(settings: Settings) -> list[Finding]:
+    from mcp_server.library.service import Library
+
+    def count() -> str:
+        library = Library(settings)
+        try:
+            info = library.store.info()
+        finally:
+            library.close()
+        n = info["sessions"]
+        return f"{info['backend']} at {info['location']}, {n} session{'s' if n != 1 else ''} indexed"
+
+    try:
+        said = await anyio.to_thread.run_sync(count)
+    except ConfigError as exc:
+        return [Finding("problem", "Session index", str(exc).split(". ")[0] + ".", _rest(str(exc)))]
+    return [Finding("ok", "Session index", said)]
+
+
 # In order; each sees the same settings. Add a check by appending it here.
-CHECKS: list[Check] = [check_configuration, check_logrocket, check_highlight, check_cache]
+CHECKS: list[Check] = [check_configuration, check_logrocket, check_highlight, check_cache, check_index]
 
 
 async def run_checks(settings: Settings, checks: list[Check] | None = None) -> list[Finding]:

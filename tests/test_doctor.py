@@ -24,6 +24,7 @@ def sandbox_env(sandbox: SandboxServer, tmp_path: Path, **extra: str) -> dict[st
         "HIGHLIGHT_PUBLIC_GRAPH_URL": sandbox.highlight_url,
         "HIGHLIGHT_PROJECT_ID": "sandbox1",
         "SESSION_REPLAY_MCP_CACHE_DIR": str(tmp_path / "cache"),
+        "SESSION_REPLAY_MCP_INDEX_URL": str(tmp_path / "index.db"),
         **extra,
     }
 
@@ -38,6 +39,7 @@ def test_a_working_configuration_passes_every_check(cli: CLI) -> None:
         "ok       LogRocket API",
         "ok       Highlight endpoint",
         "ok       Export cache",
+        "ok       Session index",
     ]
     assert lines[-1] == "Everything checked works."
 
@@ -57,17 +59,24 @@ def test_each_upstream_is_asked_once_and_a_refused_key_says_what_to_fix(
     assert asked == [("GET", "/v1/orgs/acme/apps/web/data-export/"), ("POST", "/highlight/public")]
 
 
-def test_an_unknown_app_and_an_unwritable_cache_are_named(cli: CLI, sandbox: SandboxServer, tmp_path: Path) -> None:
+def test_an_unknown_app_an_unwritable_cache_and_index_are_named(
+    cli: CLI, sandbox: SandboxServer, tmp_path: Path
+) -> None:
     not_a_directory = tmp_path / "file"
     not_a_directory.write_text("x")
     env = sandbox_env(
-        sandbox, tmp_path, LOGROCKET_APP_ID="acme/nope", SESSION_REPLAY_MCP_CACHE_DIR=str(not_a_directory)
+        sandbox,
+        tmp_path,
+        LOGROCKET_APP_ID="acme/nope",
+        SESSION_REPLAY_MCP_CACHE_DIR=str(not_a_directory),
+        SESSION_REPLAY_MCP_INDEX_URL=str(not_a_directory / "index.db"),
     )
     done = cli("doctor", env=env)
     assert done.returncode == 1
     assert "PROBLEM  LogRocket API:" in done.stdout
     assert "Fix: set LOGROCKET_APP_ID to the App ID LogRocket shows (org/app)." in done.stdout
     assert f"PROBLEM  Export cache: {not_a_directory} is not writable" in done.stdout
+    assert "PROBLEM  Session index: " in done.stdout and "SESSION_REPLAY_MCP_INDEX_URL" in done.stdout
 
 
 def test_missing_settings_and_an_endpoint_that_does_not_answer(
