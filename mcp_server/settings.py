@@ -183,8 +183,8 @@ VARIABLES: tuple[Variable, ...] = (
         "SESSION_REPLAY_MCP_INDEX_URL",
         "index_url",
         "text",
-        "the session index: sqlite:////path.db, a file path, or postgresql://... "
-        "(default: SQLite in the user's data directory)",
+        "the session index: sqlite:////path.db, a file path, or postgresql://... (default: SQLite in the user's "
+        "data directory; a URL with a password belongs in the environment variable: flags show in process lists)",
         metavar="URL",
     ),
     Variable(
