@@ -238,7 +238,8 @@ async def test_a_call_of_several_requests_ends_within_one_deadline(fast: Setting
     slow = Fault(kind="stall", seconds=1.0, path="/highlight/public", times=10)
     patient = fast.with_overrides(read_timeout=PATIENT, upstream_deadline=1.5)  # each answer alone is in time
     outcome = await call(PUSH_PAYLOAD, patient, sandbox, lambda: sandbox.sandbox.faults.add(slow))
-    assert outcome.seconds < 3 * 1.0, f"took {outcome.seconds:.2f} s: the steps had a deadline each"
+    # Each answer alone is in time, so only a deadline shared by the steps can cut the call: the error, and the
+    # step that never ran, show it without timing anything.
     assert len(PUSH_PAYLOAD.requests(sandbox)) == 2  # initializeSession went through; identifySession was cut
     assert stable(outcome.text) == (
         "Error executing tool push_highlight_event: Highlight had not answered while identifying the session's user "
