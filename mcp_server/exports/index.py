@@ -30,6 +30,7 @@ from mcp_server.exports.fastpath import (
     DecodeFailed,
     FastEvent,
     Refused,
+    SdkClick,
     SdkLog,
     SdkNavigation,
     SdkRequest,
@@ -235,7 +236,7 @@ class IndexBuilder:
         # per line are measurable): the same steps, with counts and time bounds kept in locals and merged
         # into the builder's after the batch (the sink methods update those directly; sums and bounds merge).
         first, last = _NO_TIME_YET, -1
-        consoles = navigations = 0
+        consoles = navigations = clicks = 0
         requests = self._requests
         open_requests = self._open
         console_rows = self._console_rows
@@ -311,6 +312,15 @@ class IndexBuilder:
                             self._console_problem(t, level, message)
                         handled += 1
                         continue
+                    if type(event) is SdkClick:
+                        t = event.time
+                        if t > last:
+                            last = t
+                        if t < first:
+                            first = t
+                        clicks += 1
+                        handled += 1
+                        continue
                     if type(event) is SdkNavigation:
                         t = event.time
                         if t > last:
@@ -354,6 +364,7 @@ class IndexBuilder:
         counts = self.counts
         counts.console += consoles
         counts.navigation += navigations
+        counts.click += clicks
         if last > self.last:
             self.last = last
         if first < self.first:
@@ -533,9 +544,19 @@ class IndexBuilder:
         self._open.pop(next(iter(self._open))).status = None
 
     def _drain(self) -> None:
+        # _network inlined for the common case, a request that succeeded.
         requests = self._requests
+        rows = self._network_rows
+        written = 0
         while requests and requests[0].status != _AWAITING:
-            self._network(requests.popleft())
+            row = requests.popleft()
+            status = row.status
+            if status is not None and status != 0 and status < 400:
+                written += 1
+                rows.append(row)
+            else:
+                self._network(row)
+        self.counts.network += written
 
     def _network(self, row: NetworkRow) -> None:
         """Count a complete request and write its row (requests are written in the order they were made)."""
@@ -544,6 +565,9 @@ class IndexBuilder:
         status = row.status
         if status is not None and status != 0 and status < 400:
             return
+        self._failed(row, status)
+
+    def _failed(self, row: NetworkRow, status: int | None) -> None:
         row.failed = True
         self.counts.network_failed += 1
         self.failed_total += 1
