@@ -635,7 +635,12 @@ class IndexBuilder:
         self._time(t)
         self.counts.custom += 1
         name = cut(name, 200)
-        props = {str(k)[:100]: scalar(v, 300) for k, v in _first_items(properties, MAX_PROPERTIES)}
+        items = properties.items() if len(properties) <= MAX_PROPERTIES else _first_items(properties, MAX_PROPERTIES)
+        # scalar() inlined for the common values (short strings, booleans, null): what it would return.
+        props = {
+            str(k)[:100]: v if (type(v) is str and len(v) <= 300) or v is None or type(v) is bool else scalar(v, 300)
+            for k, v in items
+        }
         self.files["custom"].add(CustomRow(t, name, props))
         if name in self.custom_names or len(self.custom_names) < MAX_CUSTOM_NAMES:
             self.custom_names[name] += 1
