@@ -235,6 +235,8 @@ class IndexBuilder:
         # The most frequent events are handled inline below, not by a call to their sink method (two calls
         # per line are measurable): the same steps, with counts and time bounds kept in locals and merged
         # into the builder's after the batch (the sink methods update those directly; sums and bounds merge).
+        # A change to response, request, console, click or navigation must be made here too: the property
+        # test in tests/test_export_decode.py compares this path with the general one, which calls them.
         first, last = _NO_TIME_YET, -1
         consoles = navigations = clicks = 0
         requests = self._requests
