@@ -25,7 +25,17 @@ from typing import Any
 
 import msgspec
 
-from mcp_server.exports.fastpath import FAST_DECODERS, DecodeFailed, FastEvent, Refused
+from mcp_server.exports.fastpath import (
+    FAST_DECODERS,
+    DecodeFailed,
+    FastEvent,
+    Refused,
+    SdkClick,
+    SdkLog,
+    SdkNavigation,
+    SdkRequest,
+    SdkResponse,
+)
 from mcp_server.exports.focus import (
     ROW_TYPES,
     ConsoleRow,
@@ -39,7 +49,7 @@ from mcp_server.exports.focus import (
     Row,
     UserRow,
 )
-from mcp_server.exports.shapes import MAX_MS, SHAPES, BadLine, Shape, json_text, parse_line
+from mcp_server.exports.shapes import ARGS_KEPT, LEVEL_CHARS, MAX_MS, SHAPES, BadLine, Shape, json_text, parse_line
 from mcp_server.exports.summary import (
     SUMMARY_MAX_BYTES,
     ConsoleGroup,
@@ -222,6 +232,16 @@ class IndexBuilder:
         shape = self._shape
         decode = self._fast_decoder(shape)
         handled = 0  # lines of `shape` read so far in this batch
+        # The most frequent events are handled inline below, not by a call to their sink method (two calls
+        # per line are measurable): the same steps, with counts and time bounds kept in locals and merged
+        # into the builder's after the batch (the sink methods update those directly; sums and bounds merge).
+        # A change to response, request, console, click or navigation must be made here too: the property
+        # test in tests/test_export_decode.py compares this path with the general one, which calls them.
+        first, last = _NO_TIME_YET, -1
+        consoles = navigations = clicks = 0
+        requests = self._requests
+        open_requests = self._open
+        console_rows = self._console_rows
         for line in batch:
             if not line:
                 stats.blank += 1
@@ -233,6 +253,90 @@ class IndexBuilder:
                 except DecodeFailed:
                     pass
                 else:
+                    if type(event) is SdkResponse:
+                        t = event.time
+                        if t > last:
+                            last = t
+                        if t < first:
+                            first = t
+                        d = event.data
+                        row = open_requests.pop(d.reqId, None)
+                        if row is None:
+                            self.response(t, d.reqId, d.status, d.method)
+                        else:
+                            row.status = d.status
+                            if row.t is not None:
+                                row.duration = t - row.t
+                            if requests[0] is row:
+                                self._drain()
+                        handled += 1
+                        continue
+                    if type(event) is SdkRequest:
+                        t = event.time
+                        if t > last:
+                            last = t
+                        if t < first:
+                            first = t
+                        q = event.data
+                        earlier = open_requests.pop(q.reqId, None)
+                        if earlier is not None:
+                            earlier.status = None  # the same id again: the earlier one never got its response
+                        if len(requests) >= MAX_OPEN_REQUESTS and open_requests:
+                            self._give_up_oldest()
+                        url = q.url
+                        if len(url) > _URL:
+                            url = url[:_URL] + "…"
+                        verb = q.method
+                        if len(verb) > 20:
+                            verb = verb[:20] + "…"
+                        row = NetworkRow(t, verb, url, _AWAITING, None, self.page, False)
+                        open_requests[q.reqId] = row
+                        requests.append(row)
+                        if requests[0].status != _AWAITING:
+                            self._drain()
+                        handled += 1
+                        continue
+                    if type(event) is SdkLog:
+                        t = event.time
+                        if t > last:
+                            last = t
+                        if t < first:
+                            first = t
+                        lg = event.data
+                        level = lg.logLevel[:LEVEL_CHARS].upper()
+                        args = lg.args
+                        message = args[0] if len(args) == 1 else " ".join(args[:ARGS_KEPT])
+                        if len(message) > _TEXT:
+                            message = message[:_TEXT] + "…"
+                        consoles += 1
+                        console_rows.append(ConsoleRow(t, level, message, self.page))
+                        if level == "ERROR" or level == "WARN" or level == "WARNING":
+                            self._console_problem(t, level, message)
+                        handled += 1
+                        continue
+                    if type(event) is SdkClick:
+                        t = event.time
+                        if t > last:
+                            last = t
+                        if t < first:
+                            first = t
+                        clicks += 1
+                        handled += 1
+                        continue
+                    if type(event) is SdkNavigation:
+                        t = event.time
+                        if t > last:
+                            last = t
+                        if t < first:
+                            first = t
+                        href = event.data.href
+                        if len(href) > _URL:
+                            href = href[:_URL] + "…"
+                        navigations += 1
+                        if href != self.page:
+                            self._new_page(t, href)
+                        handled += 1
+                        continue
                     try:
                         event.feed(self, line)
                     except Refused:
@@ -259,6 +363,14 @@ class IndexBuilder:
             shape.feed(obj, line, self)
         stats.parsed += handled
         stats.shapes[shape.name] += handled
+        counts = self.counts
+        counts.console += consoles
+        counts.navigation += navigations
+        counts.click += clicks
+        if last > self.last:
+            self.last = last
+        if first < self.first:
+            self.first = first
 
     def _fast_decoder(self, shape: Shape) -> Callable[[bytes], FastEvent] | None:
         decoder = FAST_DECODERS.get(shape.name) if self._fast else None
@@ -319,8 +431,10 @@ class IndexBuilder:
         self.counts.navigation += 1
         if len(href) > _URL:
             href = href[:_URL] + "…"
-        if href == self.page:
-            return
+        if href != self.page:
+            self._new_page(t, href)
+
+    def _new_page(self, t: int | None, href: str) -> None:
         self.page = href
         self.files["navigation"].rows.append(NavigationRow(t, href))
         self.pages_total += 1
@@ -432,9 +546,19 @@ class IndexBuilder:
         self._open.pop(next(iter(self._open))).status = None
 
     def _drain(self) -> None:
+        # _network inlined for the common case, a request that succeeded.
         requests = self._requests
+        rows = self._network_rows
+        written = 0
         while requests and requests[0].status != _AWAITING:
-            self._network(requests.popleft())
+            row = requests.popleft()
+            status = row.status
+            if status is not None and status != 0 and status < 400:
+                written += 1
+                rows.append(row)
+            else:
+                self._network(row)
+        self.counts.network += written
 
     def _network(self, row: NetworkRow) -> None:
         """Count a complete request and write its row (requests are written in the order they were made)."""
@@ -443,6 +567,9 @@ class IndexBuilder:
         status = row.status
         if status is not None and status != 0 and status < 400:
             return
+        self._failed(row, status)
+
+    def _failed(self, row: NetworkRow, status: int | None) -> None:
         row.failed = True
         self.counts.network_failed += 1
         self.failed_total += 1
@@ -510,7 +637,12 @@ class IndexBuilder:
         self._time(t)
         self.counts.custom += 1
         name = cut(name, 200)
-        props = {str(k)[:100]: scalar(v, 300) for k, v in _first_items(properties, MAX_PROPERTIES)}
+        items = properties.items() if len(properties) <= MAX_PROPERTIES else _first_items(properties, MAX_PROPERTIES)
+        # scalar() inlined for the common values (short strings, booleans, null): what it would return.
+        props = {
+            str(k)[:100]: v if (type(v) is str and len(v) <= 300) or v is None or type(v) is bool else scalar(v, 300)
+            for k, v in items
+        }
         self.files["custom"].add(CustomRow(t, name, props))
         if name in self.custom_names or len(self.custom_names) < MAX_CUSTOM_NAMES:
             self.custom_names[name] += 1
