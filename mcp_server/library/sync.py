@@ -322,7 +322,7 @@ class _Run:
 
     async def _read_one(self, key: str, session_id: str | None, ref: ExportRef) -> None:
         try:
-            opened = await self.s.reader.open(ref.url)
+            opened = await self.s.reader.open(ref.url, summary_only=True)
             summary = opened.summary
             interrupted = read_was_interrupted(summary)
             if interrupted is not None:
