@@ -49,7 +49,7 @@ def test_sync_then_stats_then_forget_a_user_then_drop(tmp_path: Path) -> None:
     # No copy left in the database's files: secure_delete overwrote the pages, the WAL was checkpointed.
     on_disk = b"".join(p.read_bytes() for p in tmp_path.glob("index.db*"))
     assert b"dana@wayne.example" not in on_disk and b"Dana Kowalski" not in on_disk
-    cached = b"".join(p.read_bytes() for p in (tmp_path / "cache").rglob("summary.json"))
+    cached = b"".join(p.read_bytes() for p in (tmp_path / "cache").rglob("*summary.json"))  # full and summary-only
     assert b"dana@wayne.example" not in cached and cached  # other users' exports stay cached
 
     refused = run("index", "drop", env=env)

@@ -5,7 +5,12 @@ One directory per export, named by a hash of its URL without the GCS/S3 signing 
 scratch directory and renamed into place only when complete, with a manifest written last that records
 each file's size and CRC-32: an entry without a readable manifest, with a file of the wrong size, or
 whose data fails its CRC, is deleted and rebuilt, never served. Entries older than ``max_age`` go; when
-the cache outgrows ``max_bytes`` the least recently used entries go first."""
+the cache outgrows ``max_bytes`` the least recently used entries go first.
+
+A sync needs only an export's summary, and creating a dozen files per export was most of its cost: a
+*summary-only* entry is one file beside the directories, ``<key>.summary.json`` (a manifest line, then the
+summary), written under a temporary name and renamed into place. It serves digests; a listing of that export
+reads it again in full (and the full entry replaces it)."""
 
 from __future__ import annotations
 
@@ -30,6 +35,8 @@ from mcp_server.exports.summary import SessionSummary, decode_summary
 logger = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
+SUMMARY_ONLY_SUFFIX = ".summary.json"
+_PART_PREFIX = ".part-"  # a summary-only entry being written
 _WALK_EVERY = 60.0  # seconds
 FORMAT_VERSION = 3  # 3: typed summary, compact rows, error groups, signed cursors
 # The query parameters that only sign or expire a URL, on the storage services LogRocket's exports are known to
@@ -93,6 +100,11 @@ class Entry:
     summary_bytes: bytes | None = None
 
     @property
+    def summary_only(self) -> bool:
+        """A summary without listing files (what a sync writes): a listing needs the export read again."""
+        return bool(self.manifest.get("summary_only"))
+
+    @property
     def tag(self) -> str:
         """Changes whenever the entry is rebuilt; cursors carry it so they never point into another build."""
         return str(self.manifest["tag"])
@@ -144,8 +156,48 @@ class ExportCache:
     def key(url: str) -> str:
         return hashlib.sha256(url_key(url).encode()).hexdigest()[:40]
 
+    def entry_keys(self) -> list[str]:
+        """The keys of the entries in the cache (full or summary-only), sorted."""
+        names = [p.name for p in self.root.iterdir()] if self.root.exists() else []
+        return sorted({n.removesuffix(SUMMARY_ONLY_SUFFIX) for n in names if not n.startswith(".")})
+
     def lookup(self, key: str) -> Entry | None:
+        """The entry for ``key``: the full one when there is one, else a summary-only one, else None."""
         self._private_root()
+        entry = self._lookup_full(key)
+        if entry is not None:
+            return entry
+        return self._lookup_summary_only(key)
+
+    def _lookup_summary_only(self, key: str) -> Entry | None:
+        path = self.root / (key + SUMMARY_ONLY_SUFFIX)
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            self._discard(path, f"unusable ({exc})")
+            return None
+        try:
+            head, newline, summary_bytes = data.partition(b"\n")
+            manifest = orjson.loads(head)
+            if not newline or manifest.get("version") != FORMAT_VERSION or not manifest.get("summary_only"):
+                raise CorruptEntry("not a summary entry of this version")
+            if time.time() - float(manifest["created"]) > self.max_age:
+                self._discard(path, "expired")
+                return None
+            size, crc = manifest["files"][SUMMARY_FILE]
+            if len(summary_bytes) != size or zlib.crc32(summary_bytes) != crc:
+                raise CorruptEntry(f"{SUMMARY_FILE} fails its checksum")
+            entry = Entry(path, manifest, summary_bytes)
+            entry.summary()
+        except (CorruptEntry, ValueError, KeyError, TypeError) as exc:
+            self._discard(path, f"unusable ({exc})")
+            return None
+        os.utime(path)  # last use, for eviction
+        return entry
+
+    def _lookup_full(self, key: str) -> Entry | None:
         directory = self.root / key
         manifest_path = directory / MANIFEST
         if not manifest_path.exists():
@@ -229,19 +281,51 @@ class ExportCache:
             if existing is None:
                 raise
             return existing
-        self._added_since_walk += sum(size for size, _ in files.values())
+        summary_only = self.root / (key + SUMMARY_ONLY_SUFFIX)
+        if summary_only.exists():
+            self._discard(summary_only, "read in full")
+        self._added(key, sum(size for size, _ in files.values()))
+        return Entry(target, manifest)
+
+    def _added(self, key: str, size: int) -> None:
+        self._added_since_walk += size
         if (
             self._total_at_walk is None
             or self._total_at_walk + self._added_since_walk > self.max_bytes
             or time.monotonic() - self._walked_at > _WALK_EVERY
         ):
             self.evict(keep=key)
-        return Entry(target, manifest)
+
+    def commit_summary_only(self, key: str, summary_bytes: bytes, extra: dict[str, Any]) -> Entry:
+        """Write a summary-only entry: one file, the manifest line first, renamed into place when complete."""
+        manifest = {
+            "version": FORMAT_VERSION,
+            "created": time.time(),
+            "tag": uuid.uuid4().hex[:12],
+            "files": {SUMMARY_FILE: (len(summary_bytes), zlib.crc32(summary_bytes))},
+            "summary_only": True,
+            **extra,
+        }
+        self._private_root()
+        part = self.root / f"{_PART_PREFIX}{uuid.uuid4().hex}"
+        target = self.root / (key + SUMMARY_ONLY_SUFFIX)
+        try:
+            # Owner-only from the first byte: the summary names the user.
+            descriptor = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(descriptor, "wb") as file:
+                file.write(orjson.dumps(manifest) + b"\n" + summary_bytes)
+            part.replace(target)
+        except BaseException:
+            part.unlink(missing_ok=True)
+            raise
+        self._added(key, len(summary_bytes))
+        return Entry(target, manifest, summary_bytes)
 
     def drop(self, key: str, why: str) -> None:
-        """Remove an entry found damaged after it was opened (it is rebuilt on the next read)."""
-        if (self.root / key).exists():
-            self._discard(self.root / key, why)
+        """Remove an entry found damaged after it was opened (it is rebuilt on the next read), in either form."""
+        for path in (self.root / key, self.root / (key + SUMMARY_ONLY_SUFFIX)):
+            if path.exists():
+                self._discard(path, why)
 
     def discard(self, scratch: Path) -> None:
         shutil.rmtree(scratch, ignore_errors=True)
@@ -255,25 +339,30 @@ class ExportCache:
                 if directory.name == ".building":
                     self._sweep_scratch(directory, now)
                 elif directory.name.startswith(".trash-"):
-                    shutil.rmtree(directory, ignore_errors=True)
+                    _remove(directory)
+                elif directory.name.startswith(_PART_PREFIX):
+                    self._sweep_part(directory, now)
                 continue
-            manifest = directory / MANIFEST
+            summary_only = directory.name.endswith(SUMMARY_ONLY_SUFFIX)
+            manifest = directory if summary_only else directory / MANIFEST
             try:
-                used = manifest.stat().st_mtime
-                created = float(orjson.loads(manifest.read_bytes())["created"])
+                st = manifest.stat()
+                head = manifest.read_bytes().partition(b"\n")[0] if summary_only else manifest.read_bytes()
+                created = float(orjson.loads(head)["created"])
             except (OSError, ValueError, KeyError, TypeError):
                 self._discard(directory, "unreadable")
                 continue
-            if now - created > self.max_age and directory.name != keep:
+            key = directory.name.removesuffix(SUMMARY_ONLY_SUFFIX)
+            if now - created > self.max_age and key != keep:
                 self._discard(directory, "expired")
                 continue
-            size = sum(f.stat().st_size for f in directory.iterdir())
-            entries.append((used, size, directory))
+            size = st.st_size if summary_only else sum(f.stat().st_size for f in directory.iterdir())
+            entries.append((st.st_mtime, size, directory))
         total = sum(size for _, size, _ in entries)
         for _, size, directory in sorted(entries):
             if total <= self.max_bytes:
                 break
-            if directory.name == keep:
+            if directory.name.removesuffix(SUMMARY_ONLY_SUFFIX) == keep:
                 continue
             self._discard(directory, "over the cache size cap")
             total -= size
@@ -287,11 +376,24 @@ class ExportCache:
             except OSError:
                 continue
 
-    def _private_root(self) -> None:
-        """The cache folder, created owner-only (0700), and made so if it was not: entries hold names and emails."""
-        self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+    def _sweep_part(self, part: Path, now: float) -> None:
         try:
-            if self.root.stat().st_mode & 0o077:
+            if now - part.stat().st_mtime > 3600:  # left by a worker that stopped while writing it
+                part.unlink()
+        except OSError:
+            pass
+
+    def _private_root(self) -> None:
+        """The cache folder, created owner-only (0700), and made so if it was not: entries hold names and emails.
+
+        One stat when it is already so (this runs for every read, and a sync makes thousands)."""
+        try:
+            mode = self.root.stat().st_mode
+        except FileNotFoundError:
+            self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+            mode = self.root.stat().st_mode
+        try:
+            if mode & 0o077:
                 self.root.chmod(0o700)
         except OSError as exc:  # not ours to change: say so, the entries inside are still owner-only
             logger.warning("export cache: cannot make %s owner-only: %s", self.root, exc)
@@ -303,7 +405,15 @@ class ExportCache:
             directory.rename(trash)
         except OSError:
             trash = directory
-        shutil.rmtree(trash, ignore_errors=True)
+        _remove(trash)
+
+
+def _remove(path: Path) -> None:
+    """Delete an entry: a directory, or a summary-only entry's file."""
+    if path.is_dir():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
 
 
 def default_cache_dir() -> Path:

@@ -29,7 +29,7 @@ from mcp_server.adapters.errors import (
 )
 from mcp_server.adapters.failures import Failure, Wording, said, wait_hint
 from mcp_server.adapters.http import describe_error, parse_retry_after
-from mcp_server.exports.guard import ExportUrlPolicy, UrlRefused
+from mcp_server.exports.guard import ExportUrlPolicy, UrlRefused, parse_url
 from mcp_server.exports.summary import Reading
 from mcp_server.render.markdown import quoted
 
@@ -187,7 +187,7 @@ async def _open(
     for _ in range(MAX_REDIRECTS + 1):
         try:
             with anyio.move_on_after(deadline - time.monotonic()) as wait:
-                response = await client.send(client.build_request("GET", current), stream=True)
+                response = await client.send(client.build_request("GET", parse_url(current)), stream=True)
         except UrlRefused:
             raise
         except httpx2.TimeoutException as exc:

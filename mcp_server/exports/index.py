@@ -120,13 +120,16 @@ def _first_items(mapping: dict[Any, Any], n: int) -> list[tuple[Any, Any]]:
 
 class RowWriter:
     """Collects compact rows for one listing file and writes them in bulk (after every batch of lines),
-    tracking size and CRC-32 for the cache manifest. Hot paths append to ``rows`` directly."""
+    tracking size and CRC-32 for the cache manifest. Hot paths append to ``rows`` directly. Without a path
+    (a summary-only build) the rows are encoded and counted exactly as if written, so the summary's counts
+    are the same, but nothing is written."""
 
     _encode_lines = msgspec.json.Encoder().encode_lines
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path | None) -> None:
         self.path = path
-        self._file = path.open("wb", buffering=1 << 20)  # rows come in small bulks: few, large writes
+        # Rows come in small bulks: few, large writes.
+        self._file = path.open("wb", buffering=1 << 20) if path is not None else None
         self.rows: list[Row] = []
         self.size = 0
         self.crc = 0
@@ -147,13 +150,15 @@ class RowWriter:
         self.count += len(rows)
         data = self._encode_lines(rows)
         rows.clear()
-        self._file.write(data)
-        self.crc = zlib.crc32(data, self.crc)
+        if self._file is not None:
+            self._file.write(data)
+            self.crc = zlib.crc32(data, self.crc)
         self.size += len(data)
 
     def close(self) -> None:
         self.flush()
-        self._file.close()
+        if self._file is not None:
+            self._file.close()
 
 
 @dataclass
@@ -171,11 +176,14 @@ _AWAITING = -(1 << 63) - 1
 
 
 class IndexBuilder:
-    """The ``EventSink`` that turns events into the summary and the listing files."""
+    """The ``EventSink`` that turns events into the summary and the listing files (none without a directory:
+    a summary-only build, the same summary)."""
 
-    def __init__(self, directory: Path, *, fast: bool = True) -> None:
+    def __init__(self, directory: Path | None, *, fast: bool = True) -> None:
         self.directory = directory
-        self.files = {name: RowWriter(directory / f"{name}.jsonl") for name in LISTING_FILES}
+        self.files = {
+            name: RowWriter(directory / f"{name}.jsonl" if directory is not None else None) for name in LISTING_FILES
+        }
         # The hot listings' row lists, appended to directly.
         self._timeline = self.files["timeline"].rows
         self._network_rows = self.files["network"].rows

@@ -113,22 +113,32 @@ class ExportReader:
         if self._client is not None:
             await self._client.aclose()
 
-    async def open(self, url: str, progress: Progress | None = None) -> Opened:
-        """The index for ``url``: from the cache when a sound entry exists, else built now (and cached)."""
+    async def open(self, url: str, progress: Progress | None = None, *, summary_only: bool = False) -> Opened:
+        """The index for ``url``: from the cache when a sound entry exists, else built now (and cached).
+
+        ``summary_only`` (a sync, which needs only the summary): a new build caches the summary alone, one
+        file instead of a dozen. Any entry serves a digest; ``page`` reads a summary-only one again in full.
+        """
+        return await self._open(url, progress, summary_only=summary_only, listings=False)
+
+    async def _open(self, url: str, progress: Progress | None, *, summary_only: bool, listings: bool) -> Opened:
         self.policy.check_url(url)
         key = self.cache.key(url)
         lock = self._locks.setdefault(key, anyio.Lock())
-        async with lock:  # two reads of one export at once download it once
-            started = time.monotonic()
-            self.cache.root.mkdir(parents=True, exist_ok=True)
-            entry = self.cache.lookup(key)
-            if entry is not None and self._reusable(entry):
-                try:
-                    return Opened(entry, entry.summary(), True, time.monotonic() - started)
-                except CorruptEntry as exc:
-                    self.cache.drop(key, str(exc))
-            entry, summary = await self._build(url, key, progress)
-            return Opened(entry, summary, False, time.monotonic() - started)
+        try:
+            async with lock:  # two reads of one export at once download it once
+                started = time.monotonic()
+                entry = self.cache.lookup(key)
+                if entry is not None and self._reusable(entry) and not (listings and entry.summary_only):
+                    try:
+                        return Opened(entry, entry.summary(), True, time.monotonic() - started)
+                    except CorruptEntry as exc:
+                        self.cache.drop(key, str(exc))
+                entry, summary = await self._build(url, key, progress, summary_only=summary_only and not listings)
+                return Opened(entry, summary, False, time.monotonic() - started)
+        finally:
+            if not lock.locked() and not lock.statistics().tasks_waiting:
+                self._locks.pop(key, None)  # held for reads under way only: a sync opens thousands of exports
 
     async def page(
         self,
@@ -143,13 +153,13 @@ class ExportReader:
         progress: Progress | None = None,
     ) -> Page:
         """Up to ``limit`` rows of one listing. A cached entry found damaged is dropped and read again, once."""
-        opened = await self.open(url, progress)
+        opened = await self._open(url, progress, summary_only=False, listings=True)
         try:
             return self._page(opened, focus, query, start, end, cursor, limit)
         except CorruptEntry as exc:
             # Damaged on disk since it was written: never serve it; read the export again, once.
             self.forget(url, str(exc))
-            opened = await self.open(url, progress)
+            opened = await self._open(url, progress, summary_only=False, listings=True)
             if cursor is not None:
                 raise InputError(
                     "The cached copy of this export was damaged and has been re-read, so earlier cursors no longer "
@@ -190,8 +200,10 @@ class ExportReader:
         # A read cut by a smaller byte cap than today's is read again, further.
         return not entry.manifest.get("byte_cap_hit") or entry.manifest.get("max_bytes", 0) >= self.limits.max_bytes
 
-    async def _build(self, url: str, key: str, progress: Progress | None) -> tuple[Entry, SessionSummary]:
-        scratch = self.cache.scratch()
+    async def _build(
+        self, url: str, key: str, progress: Progress | None, *, summary_only: bool
+    ) -> tuple[Entry, SessionSummary]:
+        scratch = None if summary_only else self.cache.scratch()
         try:
             builder = IndexBuilder(scratch)
             stats = Reading(max_bytes=self.limits.max_bytes, time_budget=self.limits.time_budget)
@@ -213,22 +225,20 @@ class ExportReader:
                         await progress(stats.bytes, now - began)
             summary = builder.finish(stats, transfer_complete=stats.complete)
             summary_bytes = encode_summary(summary)
+            transient = stats.transfer_error is not None or stats.time_budget_hit
+            extra = {
+                "byte_cap_hit": stats.byte_cap_hit,
+                "max_bytes": self.limits.max_bytes,
+                "transient": transient,
+                "secret": secrets.token_hex(16),  # keys the MACs of this entry's cursors
+            }
+            if scratch is None:
+                return self.cache.commit_summary_only(key, summary_bytes, extra), summary
             (scratch / SUMMARY_FILE).write_bytes(summary_bytes)
             files = builder.file_facts()
             files[SUMMARY_FILE] = (len(summary_bytes), zlib.crc32(summary_bytes))
-            transient = stats.transfer_error is not None or stats.time_budget_hit
-            entry = self.cache.commit(
-                scratch,
-                key,
-                files,
-                {
-                    "byte_cap_hit": stats.byte_cap_hit,
-                    "max_bytes": self.limits.max_bytes,
-                    "transient": transient,
-                    "secret": secrets.token_hex(16),  # keys the MACs of this entry's cursors
-                },
-            )
-            return entry, summary
+            return self.cache.commit(scratch, key, files, extra), summary
         except BaseException:
-            self.cache.discard(scratch)
+            if scratch is not None:
+                self.cache.discard(scratch)
             raise

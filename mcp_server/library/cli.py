@@ -142,12 +142,10 @@ def forget_user(settings: Settings, who: str) -> str:
         reader.forget(url, "the user was forgotten")
     # Also exports of theirs cached under other links (or read without being indexed).
     cache = reader.cache
-    for directory in sorted(cache.root.iterdir()) if cache.root.exists() else ():
-        if directory.name.startswith("."):
-            continue
-        entry = cache.lookup(directory.name)
+    for key in cache.entry_keys():
+        entry = cache.lookup(key)
         if entry is not None and names_user(entry.summary(), who):
-            cache.drop(directory.name, "the user was forgotten")
+            cache.drop(key, "the user was forgotten")  # both forms of the entry, when there are two
     return (
         f"Forgot {json.dumps(who)}: deleted {len(urls)} indexed session{'s' if len(urls) != 1 else ''} and their "
         "cached exports. (LogRocket itself still holds the recordings.)"

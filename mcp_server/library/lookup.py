@@ -17,8 +17,11 @@ logger = logging.getLogger(__name__)
 _MARGIN_MS = 60_000  # a link this close to its expiry counts as expired
 
 
-async def export_url_for(rt: Runtime, session_id: str) -> str:
-    """A download URL for the indexed session: the stored one, or one from listing again where it was found."""
+async def export_url_for(rt: Runtime, session_id: str, *, listing: bool = False) -> str:
+    """A download URL for the indexed session: the stored one, or one from listing again where it was found.
+
+    ``listing``: the caller pages a listing, which a summary-only cache entry (what a sync keeps) cannot serve.
+    """
     store = rt.library.store
     configured = _configured_app(rt)
     found = await in_thread(store.export_of, session_id, configured)
@@ -31,8 +34,9 @@ async def export_url_for(rt: Runtime, session_id: str) -> str:
     if ref.expires_ms is None or ref.expires_ms > now_ms() + _MARGIN_MS:
         return ref.url
     cache = rt.exports.cache
-    if cache.lookup(cache.key(ref.url)) is not None:
-        return ref.url  # the link expired, but the export cache holds the file: no download needed
+    cached = cache.lookup(cache.key(ref.url))
+    if cached is not None and not (listing and cached.summary_only):
+        return ref.url  # the link expired, but the export cache holds what is asked: no download needed
     if app != configured:
         raise InputError(
             f"The download link of session {code(session_id, 120)} has expired, and it belongs to app {code(app)}, "

@@ -110,7 +110,7 @@ async def read_session_export(
     reader = rt.exports
     if url is None:
         assert session_id is not None
-        url = await export_url_for(rt, session_id)
+        url = await export_url_for(rt, session_id, listing=focus is not None)
 
     async def progress(done: int, seconds: float) -> None:
         await ctx.report_progress(done, None, f"Read {size(done)} of the export ({seconds:.0f} s)")
