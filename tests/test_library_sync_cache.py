@@ -79,7 +79,7 @@ async def call(client: Any, **arguments: Any) -> dict[str, Any]:
     return dict(result.structured_content)
 
 
-async def test_a_sync_caches_one_owner_only_summary_file_per_export(world, tmp_path):
+async def test_a_sync_caches_one_owner_only_summary_file_per_export(world: SandboxServer, tmp_path: Path) -> None:
     settings = settings_in(world, tmp_path)
     await synced(settings)
     entries = cache_entries(settings)
@@ -89,7 +89,9 @@ async def test_a_sync_caches_one_owner_only_summary_file_per_export(world, tmp_p
         assert stat.S_IMODE(entry.stat().st_mode) == 0o600
 
 
-async def test_a_synced_export_serves_its_digest_from_the_cache_and_a_listing_reads_it_in_full_once(world, tmp_path):
+async def test_a_synced_export_serves_its_digest_from_the_cache_and_a_listing_reads_it_in_full_once(
+    world: SandboxServer, tmp_path: Path
+) -> None:
     settings = settings_in(world, tmp_path)
     session_id = (await synced(settings))[3]
     world.sandbox.requests.clear()
@@ -111,7 +113,9 @@ async def test_a_synced_export_serves_its_digest_from_the_cache_and_a_listing_re
     assert sum(downloads(world).values()) == 1
 
 
-async def test_a_listing_of_a_synced_export_whose_link_expired_lists_it_again(world, tmp_path):
+async def test_a_listing_of_a_synced_export_whose_link_expired_lists_it_again(
+    world: SandboxServer, tmp_path: Path
+) -> None:
     settings = settings_in(world, tmp_path)
     session_id = (await synced(settings))[0]
     expire_every_link(settings)
@@ -126,7 +130,7 @@ async def test_a_listing_of_a_synced_export_whose_link_expired_lists_it_again(wo
     assert sum(downloads(world).values()) == 1
 
 
-async def test_a_damaged_summary_file_is_never_served(world, tmp_path):
+async def test_a_damaged_summary_file_is_never_served(world: SandboxServer, tmp_path: Path) -> None:
     settings = settings_in(world, tmp_path)
     session_id = (await synced(settings))[1]
     async with connect(settings) as client:
@@ -141,7 +145,9 @@ async def test_a_damaged_summary_file_is_never_served(world, tmp_path):
     assert second["digest"] == first["digest"]
 
 
-async def test_a_summary_only_read_gives_the_same_summary_and_facts_as_a_full_read(world, tmp_path):
+async def test_a_summary_only_read_gives_the_same_summary_and_facts_as_a_full_read(
+    world: SandboxServer, tmp_path: Path
+) -> None:
     app = world.world.app("acme", "web")
     assert app is not None
     base = settings_in(world, tmp_path)
