@@ -320,7 +320,7 @@ async def test_read_session_export_records_the_session_in_the_index(
 # signature is not part of the export cache's key, so the cache still knows the file.
 EXPIRE_AND_SPOIL = (
     "UPDATE srm_sessions SET url_expires_ms = 1, "
-    "export_url = replace(export_url, 'X-Goog-Signature=', 'X-Goog-Signature=0')"
+    "export_url = replace(export_url, 'X-Goog-Signature=', 'X-Goog-Signature=spoiled')"
 )
 
 
@@ -351,7 +351,7 @@ async def test_an_expired_link_is_answered_from_the_cache_or_listed_again(
         assert next(r.path for r in world.sandbox.requests.items()).endswith("/data-export/")
         assert sum(downloads(world).values()) == 1
         ref = store.export_of(target.session_id)
-        assert ref is not None and "X-Goog-Signature=0" not in ref[1].url and (ref[1].expires_ms or 0) > ANCHOR_MS
+        assert ref is not None and "X-Goog-Signature=spoiled" not in ref[1].url and (ref[1].expires_ms or 0) > ANCHOR_MS
     finally:
         store.close()
 
