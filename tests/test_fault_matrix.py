@@ -185,8 +185,8 @@ async def test_a_fault_that_persists(
 TRANSIENT_KINDS = ("429_retry_after", "503", "reset", "stall", "truncate")
 TRANSIENT = [(t, k) for t in ALL_TARGETS for k in TRANSIENT_KINDS]
 # A stall that clears: the held-back attempt misses a read timeout the next, normal answer has time to meet.
-CLEARING_READ_TIMEOUT = 0.5
-CLEARING_STALL = 1.5
+CLEARING_READ_TIMEOUT = 2.0  # a normal answer meets it even on a machine loaded several times over
+CLEARING_STALL = 4.0
 
 
 @pytest.mark.parametrize(("target", "kind"), TRANSIENT, ids=[f"{t.name}-{k}" for t, k in TRANSIENT])
