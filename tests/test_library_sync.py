@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -532,3 +533,27 @@ async def test_recorded_values_stay_inert_in_answers(world: SandboxServer, url: 
     assert r"`Eve \| [click me](https://evil.example) <script> # heading`" in row  # a code span: inert
     row = next(line for line in ranked.splitlines() if "evil" in line and line.startswith("|"))
     assert r"`Eve \| [click me](https://evil.example) <script> # heading`" in row  # a code span: inert
+
+
+async def test_paging_with_a_relative_since_continues_with_the_exact_printed_call(
+    world: SandboxServer, url: str, tmp_path: Path
+) -> None:
+    settings = settings_for(world, url, tmp_path / "c")
+    async with connect(settings) as client:
+        await client.call_tool("sync_sessions", {"since": SINCE})
+        first = await client.call_tool("find_sessions", {"since": "400d", "until": "1h", "limit": 2})
+        data = first.structured_content
+        assert data is not None and data["next_cursor"]
+        # "400d" means another instant on every call: the printed call carries the instant it meant.
+        printed = re.search(
+            r'find_sessions\(since="([^"]+)", until="([^"]+)", limit=2, cursor="([^"]+)"\)', text_of(first)
+        )
+        assert printed is not None, text_of(first)
+        since, until, cursor = printed.groups()
+        assert cursor == data["next_cursor"]
+        second = await client.call_tool("find_sessions", {"since": since, "until": until, "limit": 2, "cursor": cursor})
+        assert not second.is_error, text_of(second)
+        assert second.structured_content is not None and second.structured_content["count"] == 2
+        assert {s["session_id"] for s in second.structured_content["sessions"]}.isdisjoint(
+            s["session_id"] for s in data["sessions"]
+        )

@@ -28,6 +28,7 @@ from mcp_server.tools.library_common import (
     Search,
     build_query,
     load_coverage,
+    pinned_arguments,
 )
 from mcp_server.tools.runtime import ToolContext, runtime
 from mcp_server.tools.spec import ToolSpec
@@ -94,7 +95,7 @@ async def find_sessions(
         rows[:limit],
         more=len(rows) > limit,
         query=query,
-        arguments=arguments,
+        arguments=pinned_arguments(arguments, query),
         limit=limit,
         cursor=cursor,
         encode=lambda row: _encode(row, query),
