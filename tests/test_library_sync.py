@@ -557,3 +557,20 @@ async def test_paging_with_a_relative_since_continues_with_the_exact_printed_cal
         assert {s["session_id"] for s in second.structured_content["sessions"]}.isdisjoint(
             s["session_id"] for s in data["sessions"]
         )
+
+
+async def test_a_sync_with_until_leaves_the_later_sessions_to_the_next_sync(
+    world: SandboxServer, url: str, tmp_path: Path
+) -> None:
+    settings = settings_for(world, url, tmp_path / "c")
+    worker = Worker(settings)
+    try:
+        first = await worker.syncer.run(since_ms=SINCE, until_ms=ANCHOR_MS - 4 * bf.DAY_MS)
+        assert first.status == "done"
+        early = len(worker.store.find(SessionQuery(), after=None, limit=10_000))
+        assert 0 < early < app_sessions(world)
+        again = await worker.syncer.run()  # continues where the first stopped: nothing past until is lost
+        assert again.status == "done"
+        assert len(worker.store.find(SessionQuery(), after=None, limit=10_000)) == app_sessions(world)
+    finally:
+        await worker.close()

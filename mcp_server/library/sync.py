@@ -216,16 +216,18 @@ class _Run:
             if outcome is not None:
                 return outcome  # stopped inside the page: the cursor stays before it, so the page is listed again
             end = not page.files or page.cursor is None or page.cursor == cursor or len(page.files) < self.s.page_size
-            beyond = self.until_ms is not None and bool(refs) and all(self._beyond(f) for f, _ in refs)
-            if page.cursor is not None:
+            # Sessions on this page past until were skipped: the saved cursor stays before the page, so the
+            # next sync lists it again and indexes them (the others are recognised as indexed, not read again).
+            skipped = self.until_ms is not None and any(self._beyond(f) for f, _ in refs)
+            if page.cursor is not None and not skipped:
                 cursor, date_ms = page.cursor, None
             now = now_ms()
             position = await in_thread(self.store.position, self.app)
-            through = now if end else position.synced_through_ms
+            through = now if end and not skipped else position.synced_through_ms
             position = SyncPosition(position.window_from_ms, cursor, date_ms, through, now)
             await in_thread(self.store.save_position, self.app, position)
             await self._renew(force=True)
-            if end or beyond:
+            if end or skipped:
                 return "done"
 
     async def _within_budget(self, work: Awaitable[_T]) -> _T | None:
