@@ -369,6 +369,10 @@ async def test_retention_prunes_old_sessions(world: SandboxServer, url: str, tmp
         assert left and min(r.started_ms for r in left) >= cutoff
         assert worker.store.coverage().sessions == len(left)
         assert worker.store.stats("errors", SessionQuery(until_ms=cutoff), limit=10) == []
+        # Coverage no longer claims the pruned window: it starts at the cutoff, with the first session kept.
+        cover = worker.store.coverage().apps[0]
+        assert cover.window_from_ms == cutoff
+        assert cover.first_started_ms == min(r.started_ms for r in left)
     finally:
         await worker.close()
 
@@ -388,6 +392,11 @@ async def test_forget_user_deletes_everything_about_them(world: SandboxServer, u
         assert worker.store.stats("users", SessionQuery(user="jane@acme.com"), limit=5) == []
         people = worker.store.db.read("SELECT COUNT(*) FROM srm_users WHERE email_fold = 'jane@acme.com'")
         assert people[0][0] == 0
+        cover = worker.store.coverage().apps[0]
+        assert (cover.first_started_ms, cover.last_started_ms) == (
+            min(r.started_ms for r in everyone),
+            max(r.started_ms for r in everyone),
+        )
     finally:
         await worker.close()
 
@@ -572,5 +581,22 @@ async def test_a_sync_with_until_leaves_the_later_sessions_to_the_next_sync(
         again = await worker.syncer.run()  # continues where the first stopped: nothing past until is lost
         assert again.status == "done"
         assert len(worker.store.find(SessionQuery(), after=None, limit=10_000)) == app_sessions(world)
+    finally:
+        await worker.close()
+
+
+async def test_forgetting_the_user_of_the_first_session_moves_coverage_to_the_next(
+    world: SandboxServer, url: str, tmp_path: Path
+) -> None:
+    worker = Worker(settings_for(world, url, tmp_path / "c"))
+    try:
+        await worker.syncer.run(since_ms=SINCE)
+        everything = worker.store.find(SessionQuery(), after=None, limit=10_000)
+        first = min(everything, key=lambda r: r.started_ms)
+        assert first.user_id is not None
+        worker.store.forget_user(first.user_id)
+        left = worker.store.find(SessionQuery(), after=None, limit=10_000)
+        assert left and first.session_id not in {r.session_id for r in left}
+        assert worker.store.coverage().first_started_ms == min(r.started_ms for r in left)
     finally:
         await worker.close()

@@ -380,6 +380,13 @@ class Store:
                 "DELETE FROM srm_users WHERE user_key NOT IN "
                 "(SELECT user_key FROM srm_sessions WHERE user_key IS NOT NULL)"
             )
+            # The index no longer covers what was pruned: coverage must show it as a gap.
+            apps = [str(a) for a, _ in per_app]
+            tx.executemany(
+                "UPDATE srm_sync_state SET window_from_ms = ? WHERE app = ? AND window_from_ms < ?",
+                [(before_ms, a, before_ms) for a in apps],
+            )
+            self._respan(tx, apps)
         self.db.after_delete()
         return sum(int(n) for _, n in per_app)
 
@@ -400,6 +407,7 @@ class Store:
             tx.executemany(
                 "UPDATE srm_sync_state SET sessions = sessions - ? WHERE app = ?", [(n, a) for a, n in gone.items()]
             )
+            self._respan(tx, list(gone))
         self.db.after_delete()
         return [r[2] for r in rows]
 
