@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import os
-import sqlite3
 import threading
 from pathlib import Path
 
 from mcp_server.errors import ConfigError
-from mcp_server.library.db import open_database
+from mcp_server.library.db import database_errors, open_database
 from mcp_server.library.store import Store
 from mcp_server.settings import Settings
 
@@ -40,9 +39,10 @@ class Library:
         with self._lock:
             if self._store is None:
                 db = open_database(self.settings.index_url, default_index_path())
+                failures: tuple[type[Exception], ...] = (*database_errors(), OSError)
                 try:
                     self._store = Store(db)
-                except (sqlite3.Error, OSError) as exc:
+                except failures as exc:
                     db.close()
                     raise ConfigError(
                         f"The session index at {db.location} cannot be opened ({exc}). Check that the file and its "

@@ -26,6 +26,7 @@ from mcp_server.adapters.logrocket import ExportFile, LogRocketClient
 from mcp_server.exports.cache import url_key
 from mcp_server.exports.reader import ExportReader
 from mcp_server.exports.urlinfo import inspect_export_url
+from mcp_server.library.db import database_errors, index_unavailable
 from mcp_server.library.facts import NoTimestamps, bytes_read, facts_from_summary, read_was_interrupted
 from mcp_server.library.model import ExportRef, SessionFacts
 from mcp_server.library.store import Failure, Store, SyncPosition
@@ -45,7 +46,10 @@ _T = TypeVar("_T")
 
 async def in_thread(fn: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
     """Run a (blocking) store call off the event loop."""
-    return await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs))
+    try:
+        return await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs))
+    except database_errors() as exc:
+        raise index_unavailable(exc) from exc
 
 
 @dataclass
