@@ -13,7 +13,7 @@ import pytest
 
 from mcp_server.doctor import check_index
 from mcp_server.errors import ConfigError
-from mcp_server.library.db import PostgresDatabase
+from mcp_server.library.db import PostgresDatabase, open_database
 from mcp_server.library.service import Library
 from mcp_server.library.store import Store
 from mcp_server.sandbox.app import Sandbox
@@ -86,3 +86,17 @@ def test_a_postgresql_connection_dropped_by_the_server_is_made_again(backend: st
             assert db.read("SELECT pg_backend_pid()")[0][0] != pid
         finally:
             db.close()
+
+
+def test_a_password_in_the_index_url_is_hidden_wherever_it_is_written() -> None:
+    url = "postgresql://srm@[::1]:1/index?sslmode=disable&password=hunter2%21"
+    # The redactor knows it, as written and decoded.
+    assert {"hunter2%21", "hunter2!"} <= set(Settings(index_url=url).secrets)
+    with pytest.raises(ConfigError) as refused:
+        open_database(url, Path("unused"))
+    message = str(refused.value)
+    assert "hunter2" not in message
+    assert "postgresql://srm@[::1]:1/index?sslmode=disable&password=***" in message
+    with pytest.raises(ConfigError) as refused:
+        open_database("postgresql://srm:hunter2@[::1]:1/index", Path("unused"))
+    assert "postgresql://srm:***@[::1]:1/index" in str(refused.value) and "hunter2" not in str(refused.value)

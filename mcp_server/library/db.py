@@ -15,9 +15,10 @@ import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal, Protocol
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit
 
 from mcp_server.errors import ConfigError
+from mcp_server.library.url_password import without_password
 
 Row = tuple[Any, ...]
 # Tables holding anything about a user: vacuumed after deletions on PostgreSQL.
@@ -210,7 +211,7 @@ class PostgresDatabase(Database):
                 "SESSION_REPLAY_MCP_INDEX_URL names a PostgreSQL database, but psycopg is not installed: "
                 "install the extra with pip install 'session-replay-mcp[postgres]', or use SQLite (unset it)."
             ) from None
-        self.location = _without_password(url)
+        self.location = without_password(url)
         self._url = url
         try:
             self._conn = psycopg.connect(url, autocommit=True, connect_timeout=10)
@@ -266,14 +267,6 @@ class PostgresDatabase(Database):
     def close(self) -> None:
         with self._lock:
             self._conn.close()
-
-
-def _without_password(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = f"{parts.username}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def open_database(url: str | None, default_path: Path) -> Database:
