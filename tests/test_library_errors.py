@@ -3,6 +3,8 @@ connection is made again."""
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import sqlite3
 from collections.abc import Iterator
@@ -15,11 +17,12 @@ from mcp_server.doctor import check_index
 from mcp_server.errors import ConfigError
 from mcp_server.library.db import PostgresDatabase, open_database
 from mcp_server.library.service import Library
-from mcp_server.library.store import Store
+from mcp_server.library.store import SessionQuery, Store
 from mcp_server.sandbox.app import Sandbox
 from mcp_server.sandbox.server import SandboxServer
 from mcp_server.sandbox.world import SandboxWorld
 from mcp_server.settings import Settings
+from mcp_server.tools import find_sessions as find_sessions_tool
 from tests.conftest import ANCHOR_MS, connect, text_of
 from tests.library_backends import BACKENDS, POSTGRES_ENV, index_url
 
@@ -100,3 +103,15 @@ def test_a_password_in_the_index_url_is_hidden_wherever_it_is_written() -> None:
     with pytest.raises(ConfigError) as refused:
         open_database("postgresql://srm:hunter2@[::1]:1/index", Path("unused"))
     assert "postgresql://srm:***@[::1]:1/index" in str(refused.value) and "hunter2" not in str(refused.value)
+
+
+async def test_a_crafted_cursor_beyond_any_time_is_refused_clearly(world: SandboxServer, tmp_path: Path) -> None:
+    fingerprint = find_sessions_tool._fingerprint(SessionQuery())
+    settings = world.settings(Settings(cache_dir=str(tmp_path / "c"), index_url=str(tmp_path / "index.db")))
+    async with connect(settings) as client:
+        for started in (2**70, -1):
+            raw = json.dumps([started, "acme/web", "s", fingerprint]).encode()
+            cursor = base64.urlsafe_b64encode(raw).decode().rstrip("=")
+            result = await client.call_tool("find_sessions", {"cursor": cursor})
+            assert result.is_error
+            assert "cursor is not one find_sessions returned; call again without it" in text_of(result)

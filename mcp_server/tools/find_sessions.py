@@ -121,6 +121,8 @@ def _decode(cursor: str, query: SessionQuery) -> tuple[int, str, str]:
         started, app, session_id, fingerprint = data
         if not isinstance(started, int) or not isinstance(app, str) or not isinstance(session_id, str):
             raise ValueError
+        if isinstance(started, bool) or not 0 <= started < 2**63:  # beyond what the databases store
+            raise ValueError
     except (ValueError, TypeError):
         raise InputError("cursor is not one find_sessions returned; call again without it to start over.") from None
     if fingerprint != _fingerprint(query):
