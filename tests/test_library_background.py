@@ -11,6 +11,7 @@ import anyio
 import pytest
 
 from mcp_server.library import background
+from mcp_server.library.sync import in_thread
 from mcp_server.tools.runtime import Runtime
 
 pytestmark = pytest.mark.anyio
@@ -28,6 +29,9 @@ class Flaky:
         if self.opened == 1:
             raise sqlite3.OperationalError("database is locked")
         return object()
+
+    async def open(self) -> object:
+        return await in_thread(lambda: self.store)
 
 
 async def test_a_failing_background_sync_is_logged_and_the_next_one_runs(

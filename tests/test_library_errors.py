@@ -7,6 +7,7 @@ import base64
 import json
 import os
 import sqlite3
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -115,3 +116,27 @@ async def test_a_crafted_cursor_beyond_any_time_is_refused_clearly(world: Sandbo
             result = await client.call_tool("find_sessions", {"cursor": cursor})
             assert result.is_error
             assert "cursor is not one find_sessions returned; call again without it" in text_of(result)
+
+
+async def test_the_index_is_opened_off_the_event_loop(
+    world: SandboxServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Opening may connect to a server or migrate for seconds: every tool must open it in a worker thread.
+    on_loop: list[bool] = []
+    plain = Library.store
+
+    def watched(self: Library) -> Store:
+        on_loop.append(threading.current_thread() is threading.main_thread())  # where the test's loop runs
+        return plain.fget(self)  # type: ignore[attr-defined,no-any-return]
+
+    monkeypatch.setattr(Library, "store", property(watched))
+    settings = world.settings(Settings(cache_dir=str(tmp_path / "c"), index_url=str(tmp_path / "index.db")))
+    async with connect(settings) as client:
+        await client.call_tool("sync_sessions", {"since": ANCHOR_MS - 2 * 86_400_000})
+        found = await client.call_tool("find_sessions", {"limit": 1})
+        assert found.structured_content is not None and found.structured_content["sessions"]
+        await client.call_tool("session_stats", {"group_by": "errors"})
+        session_id = found.structured_content["sessions"][0]["session_id"]
+        read = await client.call_tool("read_session_export", {"session_id": session_id})
+        assert not read.is_error, text_of(read)
+    assert len(on_loop) >= 5 and not any(on_loop)

@@ -7,7 +7,7 @@ import logging
 import anyio
 
 from mcp_server.errors import UserFacingError
-from mcp_server.library.sync import Syncer, in_thread
+from mcp_server.library.sync import Syncer
 from mcp_server.tools.runtime import Runtime
 
 logger = logging.getLogger(__name__)
@@ -34,7 +34,7 @@ async def keep_synced(rt: Runtime) -> None:
 
 async def _sync_once(rt: Runtime) -> None:
     settings = rt.settings
-    store = await in_thread(lambda: rt.library.store)  # opening may connect or migrate: off the event loop
+    store = await rt.library.open()
     syncer = Syncer(
         store,
         rt.logrocket,

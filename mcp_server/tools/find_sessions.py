@@ -88,7 +88,7 @@ async def find_sessions(
     }
     query = build_query(**arguments)
     after = _decode(cursor, query) if cursor is not None else None
-    store = runtime(ctx).library.store
+    store = await runtime(ctx).library.open()
     rows = await in_thread(store.find, query, after=after, limit=limit + 1)
     coverage = await load_coverage(ctx, query)
     out = find_sessions_result(

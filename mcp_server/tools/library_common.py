@@ -79,6 +79,6 @@ def pinned_arguments(arguments: dict[str, Any], query: SessionQuery) -> dict[str
 
 
 async def load_coverage(ctx: ToolContext, query: SessionQuery) -> CoverageOut:
-    store = runtime(ctx).library.store
+    store = await runtime(ctx).library.open()
     coverage: Coverage = await in_thread(store.coverage)
     return coverage_out(coverage, query, now_ms())

@@ -86,7 +86,7 @@ async def session_stats(
         "until": until,
     }
     query = build_query(**arguments)
-    store = runtime(ctx).library.store
+    store = await runtime(ctx).library.open()
     rows: list[StatRow] = await in_thread(store.stats, group_by, query, limit=limit)
     coverage = await load_coverage(ctx, query)
     out = session_stats_result(
