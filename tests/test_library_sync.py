@@ -6,7 +6,7 @@ import re
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import anyio
 import pytest
@@ -598,5 +598,60 @@ async def test_forgetting_the_user_of_the_first_session_moves_coverage_to_the_ne
         left = worker.store.find(SessionQuery(), after=None, limit=10_000)
         assert left and first.session_id not in {r.session_id for r in left}
         assert worker.store.coverage().first_started_ms == min(r.started_ms for r in left)
+    finally:
+        await worker.close()
+
+
+class Stalled:
+    """An export reader whose reads wait until released: exports slower than the lock's lease."""
+
+    def __init__(self, reader: ExportReader) -> None:
+        self.reader = reader
+        self.release = anyio.Event()
+
+    async def open(self, *args: Any, **kwargs: Any) -> Any:
+        await self.release.wait()
+        return await self.reader.open(*args, **kwargs)
+
+
+def lock_until(store: Store) -> int | None:
+    rows = store.db.read("SELECT lock_until_ms FROM srm_sync_state WHERE app = 'acme/web'")
+    return rows[0][0] if rows else None
+
+
+async def test_the_sync_lock_is_renewed_while_exports_are_slow_and_given_up_when_taken(
+    world: SandboxServer, url: str, tmp_path: Path
+) -> None:
+    worker = Worker(settings_for(world, url, tmp_path / "c"))
+    stalled = Stalled(worker.reader)
+    worker.syncer = Syncer(
+        worker.store, worker.lr, cast(ExportReader, stalled), concurrency=3, page_size=PAGE, lease_ms=400
+    )
+    outcome: list[Any] = []
+    try:
+        async with anyio.create_task_group() as tasks:
+
+            async def sync() -> None:
+                outcome.append(await worker.syncer.run(since_ms=SINCE))
+
+            tasks.start_soon(sync)
+            with anyio.fail_after(60):  # a guard against hanging, not a measured speed
+                first = None
+                while first is None:
+                    await anyio.sleep(0.01)
+                    first = lock_until(worker.store)
+                # Every read is waiting, yet the lease is extended: no other worker can take the lock.
+                while True:
+                    await anyio.sleep(0.01)
+                    if (lock_until(worker.store) or 0) > first:
+                        break
+                # Another worker takes it anyway (say this one was paused past its lease): this one stops writing.
+                with worker.store.db.transaction() as tx:
+                    tx.execute("UPDATE srm_sync_state SET lock_owner = 'other' WHERE app = 'acme/web'")
+                stalled.release.set()
+        assert outcome[0].status == "running"
+        assert worker.store.find(SessionQuery(), after=None, limit=10) == []
+        held = worker.store.db.read("SELECT lock_owner FROM srm_sync_state WHERE app = 'acme/web'")
+        assert held == [("other",)]
     finally:
         await worker.close()

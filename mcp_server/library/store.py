@@ -322,12 +322,14 @@ class Store:
             row = tx.execute("SELECT lock_started_ms, progress FROM srm_sync_state WHERE app = ?", (app,))[0]
         return LockResult(False, row[0], json.loads(row[1]) if row[1] else None)
 
-    def renew(self, app: str, owner: str, until_ms: int, progress: dict[str, Any]) -> None:
+    def renew(self, app: str, owner: str, until_ms: int, progress: dict[str, Any]) -> bool:
+        """Extend the lock's lease; False when this owner no longer holds it."""
         with self.db.transaction() as tx:
             tx.execute(
                 "UPDATE srm_sync_state SET lock_until_ms = ?, progress = ? WHERE app = ? AND lock_owner = ?",
                 (until_ms, json.dumps(progress), app, owner),
             )
+            return tx.rowcount() == 1
 
     def unlock(self, app: str, owner: str) -> None:
         with self.db.transaction() as tx:
