@@ -164,8 +164,13 @@ async def check_index(settings: Settings) -> list[Finding]:
         n = info["sessions"]
         return f"{info['backend']} at {info['location']}, {n} session{'s' if n != 1 else ''} indexed"
 
+    from mcp_server.library.db import database_errors, index_unavailable
+
     try:
-        said = await anyio.to_thread.run_sync(count)
+        try:
+            said = await anyio.to_thread.run_sync(count)
+        except database_errors() as exc:
+            raise index_unavailable(exc) from None
     except ConfigError as exc:
         return [Finding("problem", "Session index", str(exc).split(". ")[0] + ".", _rest(str(exc)))]
     return [Finding("ok", "Session index", said)]

@@ -16,6 +16,7 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from mcp_server.errors import ConfigError
+from mcp_server.library.url_password import passwords_in
 
 logger = logging.getLogger(__name__)
 
@@ -454,8 +455,8 @@ class Settings:
     @property
     def secrets(self) -> tuple[str, ...]:
         """Values that must never appear in any output or log."""
-        index_password = urlsplit(self.index_url).password if self.index_url and "://" in self.index_url else None
-        return tuple(s for s in (self.logrocket_api_key, self.auth_token, index_password) if s)
+        index_passwords = passwords_in(self.index_url) if self.index_url else []
+        return tuple(s for s in (self.logrocket_api_key, self.auth_token, *index_passwords) if s)
 
     def logrocket_credentials(self) -> tuple[str, AppRef]:
         """The API key and app a LogRocket call needs, or a ConfigError naming what to set."""

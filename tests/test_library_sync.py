@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import anyio
 import pytest
@@ -368,6 +369,10 @@ async def test_retention_prunes_old_sessions(world: SandboxServer, url: str, tmp
         assert left and min(r.started_ms for r in left) >= cutoff
         assert worker.store.coverage().sessions == len(left)
         assert worker.store.stats("errors", SessionQuery(until_ms=cutoff), limit=10) == []
+        # Coverage no longer claims the pruned window: it starts at the cutoff, with the first session kept.
+        cover = worker.store.coverage().apps[0]
+        assert cover.window_from_ms == cutoff
+        assert cover.first_started_ms == min(r.started_ms for r in left)
     finally:
         await worker.close()
 
@@ -387,6 +392,11 @@ async def test_forget_user_deletes_everything_about_them(world: SandboxServer, u
         assert worker.store.stats("users", SessionQuery(user="jane@acme.com"), limit=5) == []
         people = worker.store.db.read("SELECT COUNT(*) FROM srm_users WHERE email_fold = 'jane@acme.com'")
         assert people[0][0] == 0
+        cover = worker.store.coverage().apps[0]
+        assert (cover.first_started_ms, cover.last_started_ms) == (
+            min(r.started_ms for r in everyone),
+            max(r.started_ms for r in everyone),
+        )
     finally:
         await worker.close()
 
@@ -532,3 +542,116 @@ async def test_recorded_values_stay_inert_in_answers(world: SandboxServer, url: 
     assert r"`Eve \| [click me](https://evil.example) <script> # heading`" in row  # a code span: inert
     row = next(line for line in ranked.splitlines() if "evil" in line and line.startswith("|"))
     assert r"`Eve \| [click me](https://evil.example) <script> # heading`" in row  # a code span: inert
+
+
+async def test_paging_with_a_relative_since_continues_with_the_exact_printed_call(
+    world: SandboxServer, url: str, tmp_path: Path
+) -> None:
+    settings = settings_for(world, url, tmp_path / "c")
+    async with connect(settings) as client:
+        await client.call_tool("sync_sessions", {"since": SINCE})
+        first = await client.call_tool("find_sessions", {"since": "400d", "until": "1h", "limit": 2})
+        data = first.structured_content
+        assert data is not None and data["next_cursor"]
+        # "400d" means another instant on every call: the printed call carries the instant it meant.
+        printed = re.search(
+            r'find_sessions\(since="([^"]+)", until="([^"]+)", limit=2, cursor="([^"]+)"\)', text_of(first)
+        )
+        assert printed is not None, text_of(first)
+        since, until, cursor = printed.groups()
+        assert cursor == data["next_cursor"]
+        second = await client.call_tool("find_sessions", {"since": since, "until": until, "limit": 2, "cursor": cursor})
+        assert not second.is_error, text_of(second)
+        assert second.structured_content is not None and second.structured_content["count"] == 2
+        assert {s["session_id"] for s in second.structured_content["sessions"]}.isdisjoint(
+            s["session_id"] for s in data["sessions"]
+        )
+
+
+async def test_a_sync_with_until_leaves_the_later_sessions_to_the_next_sync(
+    world: SandboxServer, url: str, tmp_path: Path
+) -> None:
+    settings = settings_for(world, url, tmp_path / "c")
+    worker = Worker(settings)
+    try:
+        first = await worker.syncer.run(since_ms=SINCE, until_ms=ANCHOR_MS - 4 * bf.DAY_MS)
+        assert first.status == "done"
+        early = len(worker.store.find(SessionQuery(), after=None, limit=10_000))
+        assert 0 < early < app_sessions(world)
+        again = await worker.syncer.run()  # continues where the first stopped: nothing past until is lost
+        assert again.status == "done"
+        assert len(worker.store.find(SessionQuery(), after=None, limit=10_000)) == app_sessions(world)
+    finally:
+        await worker.close()
+
+
+async def test_forgetting_the_user_of_the_first_session_moves_coverage_to_the_next(
+    world: SandboxServer, url: str, tmp_path: Path
+) -> None:
+    worker = Worker(settings_for(world, url, tmp_path / "c"))
+    try:
+        await worker.syncer.run(since_ms=SINCE)
+        everything = worker.store.find(SessionQuery(), after=None, limit=10_000)
+        first = min(everything, key=lambda r: r.started_ms)
+        assert first.user_id is not None
+        worker.store.forget_user(first.user_id)
+        left = worker.store.find(SessionQuery(), after=None, limit=10_000)
+        assert left and first.session_id not in {r.session_id for r in left}
+        assert worker.store.coverage().first_started_ms == min(r.started_ms for r in left)
+    finally:
+        await worker.close()
+
+
+class Stalled:
+    """An export reader whose reads wait until released: exports slower than the lock's lease."""
+
+    def __init__(self, reader: ExportReader) -> None:
+        self.reader = reader
+        self.release = anyio.Event()
+
+    async def open(self, *args: Any, **kwargs: Any) -> Any:
+        await self.release.wait()
+        return await self.reader.open(*args, **kwargs)
+
+
+def lock_until(store: Store) -> int | None:
+    rows = store.db.read("SELECT lock_until_ms FROM srm_sync_state WHERE app = 'acme/web'")
+    return rows[0][0] if rows else None
+
+
+async def test_the_sync_lock_is_renewed_while_exports_are_slow_and_given_up_when_taken(
+    world: SandboxServer, url: str, tmp_path: Path
+) -> None:
+    worker = Worker(settings_for(world, url, tmp_path / "c"))
+    stalled = Stalled(worker.reader)
+    worker.syncer = Syncer(
+        worker.store, worker.lr, cast(ExportReader, stalled), concurrency=3, page_size=PAGE, lease_ms=400
+    )
+    outcome: list[Any] = []
+    try:
+        async with anyio.create_task_group() as tasks:
+
+            async def sync() -> None:
+                outcome.append(await worker.syncer.run(since_ms=SINCE))
+
+            tasks.start_soon(sync)
+            with anyio.fail_after(60):  # a guard against hanging, not a measured speed
+                first = None
+                while first is None:
+                    await anyio.sleep(0.01)
+                    first = lock_until(worker.store)
+                # Every read is waiting, yet the lease is extended: no other worker can take the lock.
+                while True:
+                    await anyio.sleep(0.01)
+                    if (lock_until(worker.store) or 0) > first:
+                        break
+                # Another worker takes it anyway (say this one was paused past its lease): this one stops writing.
+                with worker.store.db.transaction() as tx:
+                    tx.execute("UPDATE srm_sync_state SET lock_owner = 'other' WHERE app = 'acme/web'")
+                stalled.release.set()
+        assert outcome[0].status == "running"
+        assert worker.store.find(SessionQuery(), after=None, limit=10) == []
+        held = worker.store.db.read("SELECT lock_owner FROM srm_sync_state WHERE app = 'acme/web'")
+        assert held == [("other",)]
+    finally:
+        await worker.close()

@@ -14,32 +14,42 @@ logger = logging.getLogger(__name__)
 
 
 async def keep_synced(rt: Runtime) -> None:
+    """Sync now and then until cancelled. A failed sync (the database gone, a bug) is logged and the next
+    interval tries again: it must never end the server, whose task group this runs in."""
     settings = rt.settings
+    first = True
+    while True:
+        if not first or settings.sync_on_start:
+            try:
+                await _sync_once(rt)
+            except UserFacingError as exc:
+                logger.warning("background sync did not run: %s", exc)
+            except Exception:
+                logger.exception("background sync failed; the next one runs in %gs", settings.sync_every)
+        first = False
+        if settings.sync_every <= 0:
+            return
+        await anyio.sleep(settings.sync_every)
+
+
+async def _sync_once(rt: Runtime) -> None:
+    settings = rt.settings
+    store = await rt.library.open()
     syncer = Syncer(
-        rt.library.store,
+        store,
         rt.logrocket,
         rt.exports,
         concurrency=settings.sync_concurrency,
         retention_days=settings.index_retention_days,
         first_window_days=settings.sync_first_days,
     )
-    first = True
-    while True:
-        if not first or settings.sync_on_start:
-            try:
-                outcome = await syncer.run()
-                p = outcome.progress
-                logger.info(
-                    "background sync of %s: %s, %d new sessions, %d already indexed, %d failed",
-                    outcome.app,
-                    outcome.status,
-                    p.indexed,
-                    p.already,
-                    p.failed,
-                )
-            except UserFacingError as exc:
-                logger.warning("background sync did not run: %s", exc)
-        first = False
-        if settings.sync_every <= 0:
-            return
-        await anyio.sleep(settings.sync_every)
+    outcome = await syncer.run()
+    p = outcome.progress
+    logger.info(
+        "background sync of %s: %s, %d new sessions, %d already indexed, %d failed",
+        outcome.app,
+        outcome.status,
+        p.indexed,
+        p.already,
+        p.failed,
+    )

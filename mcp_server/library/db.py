@@ -10,13 +10,15 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
+import sys
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal, Protocol
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit
 
 from mcp_server.errors import ConfigError
+from mcp_server.library.url_password import without_password
 
 Row = tuple[Any, ...]
 # Tables holding anything about a user: vacuumed after deletions on PostgreSQL.
@@ -29,6 +31,23 @@ _USER_TABLES = (
     "srm_session_events",
     "srm_sync_failures",
 )
+
+
+def database_errors() -> tuple[type[Exception], ...]:
+    """The exceptions a database call raises: sqlite3's, and psycopg's once it is loaded (it is optional, and
+    only imported when a PostgreSQL index is used)."""
+    psycopg = sys.modules.get("psycopg")
+    return (sqlite3.Error,) if psycopg is None else (sqlite3.Error, psycopg.Error)
+
+
+def index_unavailable(exc: Exception) -> ConfigError:
+    """What a user is told when a query on the index fails: what went wrong and what to try."""
+    reason = " ".join(str(exc).split())[:300] or type(exc).__name__
+    return ConfigError(
+        f"The session index could not be read or written ({type(exc).__name__}: {reason}). Try again; if it keeps "
+        "failing, check that the database is reachable and writable (session-replay-mcp doctor), or set "
+        "SESSION_REPLAY_MCP_INDEX_URL to another index."
+    )
 
 
 class Tx(Protocol):
@@ -192,7 +211,8 @@ class PostgresDatabase(Database):
                 "SESSION_REPLAY_MCP_INDEX_URL names a PostgreSQL database, but psycopg is not installed: "
                 "install the extra with pip install 'session-replay-mcp[postgres]', or use SQLite (unset it)."
             ) from None
-        self.location = _without_password(url)
+        self.location = without_password(url)
+        self._url = url
         try:
             self._conn = psycopg.connect(url, autocommit=True, connect_timeout=10)
         except psycopg.Error as exc:
@@ -209,7 +229,17 @@ class PostgresDatabase(Database):
 
     @contextlib.contextmanager
     def transaction(self, *, exclusive: bool = False) -> Iterator[Tx]:
-        with self._lock, self._conn.transaction():
+        import psycopg
+
+        with self._lock, contextlib.ExitStack() as stack:
+            try:
+                stack.enter_context(self._conn.transaction())
+            except psycopg.OperationalError:
+                if not (self._conn.closed or self._conn.broken):
+                    raise
+                # The server restarted or dropped an idle connection: connect again, once.
+                self._conn = psycopg.connect(self._url, autocommit=True, connect_timeout=10)
+                stack.enter_context(self._conn.transaction())
             if exclusive:
                 # One writer of the schema and the sync lock at a time, across every worker and machine.
                 self._conn.execute("SELECT pg_advisory_xact_lock(7013)")
@@ -237,14 +267,6 @@ class PostgresDatabase(Database):
     def close(self) -> None:
         with self._lock:
             self._conn.close()
-
-
-def _without_password(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = f"{parts.username}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def open_database(url: str | None, default_path: Path) -> Database:

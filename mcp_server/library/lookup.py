@@ -22,7 +22,7 @@ async def export_url_for(rt: Runtime, session_id: str, *, listing: bool = False)
 
     ``listing``: the caller pages a listing, which a summary-only cache entry (what a sync keeps) cannot serve.
     """
-    store = rt.library.store
+    store = await rt.library.open()
     configured = _configured_app(rt)
     found = await in_thread(store.export_of, session_id, configured)
     if found is None:
@@ -63,7 +63,7 @@ async def record_read(rt: Runtime, url: str, summary: SessionSummary) -> None:
         if app is None or read_was_interrupted(summary) is not None:
             return
         key, _ = export_key(url)
-        store = rt.library.store
+        store = await rt.library.open()
         if await in_thread(store.indexed, app, [key]):
             await in_thread(store.update_exports_url, app, key, url, expiry_ms(url))
             return

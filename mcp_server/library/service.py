@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
-import sqlite3
 import threading
 from pathlib import Path
 
+import anyio
+
 from mcp_server.errors import ConfigError
-from mcp_server.library.db import open_database
+from mcp_server.library.db import database_errors, open_database
 from mcp_server.library.store import Store
 from mcp_server.settings import Settings
 
@@ -42,13 +43,21 @@ class Library:
                 db = open_database(self.settings.index_url, default_index_path())
                 try:
                     self._store = Store(db)
-                except (sqlite3.Error, OSError) as exc:
+                except Exception as exc:
+                    # Looked up now: psycopg is optional and its errors are known only once it is loaded.
+                    failures: tuple[type[Exception], ...] = (*database_errors(), OSError)
+                    if not isinstance(exc, failures):
+                        raise
                     db.close()
                     raise ConfigError(
                         f"The session index at {db.location} cannot be opened ({exc}). Check that the file and its "
                         "directory are writable, or set SESSION_REPLAY_MCP_INDEX_URL to another location."
                     ) from None
             return self._store
+
+    async def open(self) -> Store:
+        """``store`` from async code: opening may connect or migrate for seconds, so not on the event loop."""
+        return await anyio.to_thread.run_sync(lambda: self.store)
 
     def close(self) -> None:
         with self._lock:

@@ -322,12 +322,14 @@ class Store:
             row = tx.execute("SELECT lock_started_ms, progress FROM srm_sync_state WHERE app = ?", (app,))[0]
         return LockResult(False, row[0], json.loads(row[1]) if row[1] else None)
 
-    def renew(self, app: str, owner: str, until_ms: int, progress: dict[str, Any]) -> None:
+    def renew(self, app: str, owner: str, until_ms: int, progress: dict[str, Any]) -> bool:
+        """Extend the lock's lease; False when this owner no longer holds it."""
         with self.db.transaction() as tx:
             tx.execute(
                 "UPDATE srm_sync_state SET lock_until_ms = ?, progress = ? WHERE app = ? AND lock_owner = ?",
                 (until_ms, json.dumps(progress), app, owner),
             )
+            return tx.rowcount() == 1
 
     def unlock(self, app: str, owner: str) -> None:
         with self.db.transaction() as tx:
@@ -380,6 +382,13 @@ class Store:
                 "DELETE FROM srm_users WHERE user_key NOT IN "
                 "(SELECT user_key FROM srm_sessions WHERE user_key IS NOT NULL)"
             )
+            # The index no longer covers what was pruned: coverage must show it as a gap.
+            apps = [str(a) for a, _ in per_app]
+            tx.executemany(
+                "UPDATE srm_sync_state SET window_from_ms = ? WHERE app = ? AND window_from_ms < ?",
+                [(before_ms, a, before_ms) for a in apps],
+            )
+            self._respan(tx, apps)
         self.db.after_delete()
         return sum(int(n) for _, n in per_app)
 
@@ -400,6 +409,7 @@ class Store:
             tx.executemany(
                 "UPDATE srm_sync_state SET sessions = sessions - ? WHERE app = ?", [(n, a) for a, n in gone.items()]
             )
+            self._respan(tx, list(gone))
         self.db.after_delete()
         return [r[2] for r in rows]
 

@@ -26,6 +26,7 @@ from mcp_server.adapters.logrocket import ExportFile, LogRocketClient
 from mcp_server.exports.cache import url_key
 from mcp_server.exports.reader import ExportReader
 from mcp_server.exports.urlinfo import inspect_export_url
+from mcp_server.library.db import database_errors, index_unavailable
 from mcp_server.library.facts import NoTimestamps, bytes_read, facts_from_summary, read_was_interrupted
 from mcp_server.library.model import ExportRef, SessionFacts
 from mcp_server.library.store import Failure, Store, SyncPosition
@@ -45,7 +46,10 @@ _T = TypeVar("_T")
 
 async def in_thread(fn: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
     """Run a (blocking) store call off the event loop."""
-    return await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs))
+    try:
+        return await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs))
+    except database_errors() as exc:
+        raise index_unavailable(exc) from exc
 
 
 @dataclass
@@ -108,8 +112,10 @@ class Syncer:
         owner: str | None = None,
         page_size: int = PAGE_SIZE,
         first_window_days: float = 7,
+        lease_ms: int = _LEASE_MS,
     ) -> None:
         self.page_size = page_size
+        self.lease_ms = lease_ms
         self.first_window_ms = int(first_window_days * 86_400_000)
         self.store = store
         self.logrocket = logrocket
@@ -129,13 +135,27 @@ class Syncer:
     ) -> SyncOutcome:
         app = str(self.logrocket.app)  # a ConfigError naming the missing setting, before anything else
         progress = SyncProgress()
-        lock = await in_thread(self.store.lock, app, self.owner, now_ms(), _LEASE_MS)
+        lock = await in_thread(self.store.lock, app, self.owner, now_ms(), self.lease_ms)
         if not lock.acquired:
             return SyncOutcome(app, "running", progress, None, lock.holder_started_ms, lock.holder_progress)
         deadline = time.monotonic() + time_budget if time_budget is not None else None
         run = _Run(self, app, progress, report, max_sessions, until_ms, deadline)
+        status: Literal["done", "time", "max_sessions"] = "time"
+        failure: Exception | None = None
         try:
-            status = await run.sync(since_ms)
+            async with anyio.create_task_group() as tasks:
+                run.scope = tasks.cancel_scope
+                # Renewed on its own clock, not only between exports: slow reads must not let the lease lapse.
+                tasks.start_soon(run.keep_lease)
+                try:
+                    status = await run.sync(since_ms)
+                except Exception as exc:  # raised as itself below, not wrapped in the task group's ExceptionGroup
+                    failure = exc
+                tasks.cancel_scope.cancel()
+            if failure is not None:
+                raise failure
+            if run.lost:  # another worker holds the lock now: it goes on, this one stopped writing
+                return SyncOutcome(app, "running", progress, None, None, progress.as_dict())
             pruned = 0
             if status == "done" and self.retention_ms > 0:
                 pruned = await in_thread(self.store.prune, now_ms() - self.retention_ms)
@@ -175,6 +195,8 @@ class _Run:
         self.deadline = deadline
         self.failures: list[FailedExport] = []
         self._last_renew = 0.0
+        self.lost = False  # the lock's lease lapsed and another worker took it
+        self.scope: anyio.CancelScope | None = None
         self._pending: list[tuple[SessionFacts, int]] = []  # (facts, bytes read), read but not yet stored
         self._unfinished = 0  # reads of the current _read_all not yet over
 
@@ -216,16 +238,20 @@ class _Run:
             if outcome is not None:
                 return outcome  # stopped inside the page: the cursor stays before it, so the page is listed again
             end = not page.files or page.cursor is None or page.cursor == cursor or len(page.files) < self.s.page_size
-            beyond = self.until_ms is not None and bool(refs) and all(self._beyond(f) for f, _ in refs)
-            if page.cursor is not None:
+            # Sessions on this page past until were skipped: the saved cursor stays before the page, so the
+            # next sync lists it again and indexes them (the others are recognised as indexed, not read again).
+            skipped = self.until_ms is not None and any(self._beyond(f) for f, _ in refs)
+            if page.cursor is not None and not skipped:
                 cursor, date_ms = page.cursor, None
+            await self._renew(force=True)  # write only while holding the lock
+            if self.lost:
+                return "time"
             now = now_ms()
             position = await in_thread(self.store.position, self.app)
-            through = now if end else position.synced_through_ms
+            through = now if end and not skipped else position.synced_through_ms
             position = SyncPosition(position.window_from_ms, cursor, date_ms, through, now)
             await in_thread(self.store.save_position, self.app, position)
-            await self._renew(force=True)
-            if end or beyond:
+            if end or skipped:
                 return "done"
 
     async def _within_budget(self, work: Awaitable[_T]) -> _T | None:
@@ -362,6 +388,9 @@ class _Run:
         batch, self._pending = self._pending, []
         if not batch:
             return
+        await self._renew(force=True)  # write only while holding the lock
+        if self.lost:
+            return
         await in_thread(self.store.put_many, [facts for facts, _ in batch], now_ms())
         self.progress.indexed += len(batch)
         self.progress.reached_ms = max(self.progress.reached_ms or 0, *(facts.started_ms for facts, _ in batch))
@@ -384,7 +413,21 @@ class _Run:
         if not force and time.monotonic() - self._last_renew < 5:
             return
         self._last_renew = time.monotonic()
-        await in_thread(self.store.renew, self.app, self.s.owner, now_ms() + _LEASE_MS, self.progress.as_dict())
+        held = await in_thread(
+            self.store.renew, self.app, self.s.owner, now_ms() + self.s.lease_ms, self.progress.as_dict()
+        )
+        if not held:
+            self.lost = True
+            if self.scope is not None:
+                self.scope.cancel()
+
+    async def keep_lease(self) -> None:
+        while True:
+            await anyio.sleep(self.s.lease_ms / 4000)
+            try:
+                await self._renew(force=True)
+            except Exception as exc:  # the database blinked: the next renewal tries again, the sync goes on
+                logger.warning("renewing the sync lock of %s failed: %s", self.app, exc)
 
 
 class _Unreadable(Exception):

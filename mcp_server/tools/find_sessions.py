@@ -28,6 +28,7 @@ from mcp_server.tools.library_common import (
     Search,
     build_query,
     load_coverage,
+    pinned_arguments,
 )
 from mcp_server.tools.runtime import ToolContext, runtime
 from mcp_server.tools.spec import ToolSpec
@@ -87,14 +88,14 @@ async def find_sessions(
     }
     query = build_query(**arguments)
     after = _decode(cursor, query) if cursor is not None else None
-    store = runtime(ctx).library.store
+    store = await runtime(ctx).library.open()
     rows = await in_thread(store.find, query, after=after, limit=limit + 1)
     coverage = await load_coverage(ctx, query)
     out = find_sessions_result(
         rows[:limit],
         more=len(rows) > limit,
         query=query,
-        arguments=arguments,
+        arguments=pinned_arguments(arguments, query),
         limit=limit,
         cursor=cursor,
         encode=lambda row: _encode(row, query),
@@ -119,6 +120,8 @@ def _decode(cursor: str, query: SessionQuery) -> tuple[int, str, str]:
         data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
         started, app, session_id, fingerprint = data
         if not isinstance(started, int) or not isinstance(app, str) or not isinstance(session_id, str):
+            raise ValueError
+        if isinstance(started, bool) or not 0 <= started < 2**63:  # beyond what the databases store
             raise ValueError
     except (ValueError, TypeError):
         raise InputError("cursor is not one find_sessions returned; call again without it to start over.") from None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import Field, StringConstraints
 
@@ -66,7 +66,19 @@ def build_query(
     )
 
 
+def pinned_arguments(arguments: dict[str, Any], query: SessionQuery) -> dict[str, Any]:
+    """``arguments`` with since and until as the instants they resolved to: a relative time ("7d") means
+    another instant on the next call, so a printed continuing call must carry the resolved one to mean the
+    same listing (and for find_sessions, to match its cursor)."""
+    pinned = dict(arguments)
+    if arguments.get("since") is not None and query.since_ms is not None:
+        pinned["since"] = iso(query.since_ms)
+    if arguments.get("until") is not None and query.until_ms is not None:
+        pinned["until"] = iso(query.until_ms)
+    return pinned
+
+
 async def load_coverage(ctx: ToolContext, query: SessionQuery) -> CoverageOut:
-    store = runtime(ctx).library.store
+    store = await runtime(ctx).library.open()
     coverage: Coverage = await in_thread(store.coverage)
     return coverage_out(coverage, query, now_ms())

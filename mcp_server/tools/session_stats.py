@@ -24,6 +24,7 @@ from mcp_server.tools.library_common import (
     Search,
     build_query,
     load_coverage,
+    pinned_arguments,
 )
 from mcp_server.tools.runtime import ToolContext, runtime
 from mcp_server.tools.spec import ToolSpec
@@ -85,11 +86,17 @@ async def session_stats(
         "until": until,
     }
     query = build_query(**arguments)
-    store = runtime(ctx).library.store
+    store = await runtime(ctx).library.open()
     rows: list[StatRow] = await in_thread(store.stats, group_by, query, limit=limit)
     coverage = await load_coverage(ctx, query)
     out = session_stats_result(
-        group_by, rows, query=query, arguments=arguments, limit=limit, coverage=coverage, now=now_ms()
+        group_by,
+        rows,
+        query=query,
+        arguments=pinned_arguments(arguments, query),
+        limit=limit,
+        coverage=coverage,
+        now=now_ms(),
     )
     return answer(out)
 

@@ -77,7 +77,7 @@ async def sync_sessions(
         )
 
     syncer = Syncer(
-        rt.library.store,
+        await rt.library.open(),
         rt.logrocket,
         rt.exports,
         concurrency=rt.settings.sync_concurrency,
