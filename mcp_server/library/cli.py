@@ -48,7 +48,8 @@ class ProgressPrinter:
             self.stream.flush()
         elif now - self._last >= 5:
             self._last = now
-            print(self.line(p), file=self.stream, flush=True)
+            self.stream.write(self.line(p) + "\n")
+            self.stream.flush()
 
     def finish(self) -> None:
         if self.tty:
