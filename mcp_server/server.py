@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import inspect
 import logging
 import time
@@ -158,7 +159,10 @@ def build_server(
     return server
 
 
+@functools.cache
 def _tool(spec: ToolSpec) -> Tool:
+    # Once per process: deriving a tool's schemas from its signature takes milliseconds, and a process
+    # that builds many servers (tests, HTTP workers) would otherwise pay it for every tool of every one.
     tool = Tool.from_function(
         spec.fn,
         name=spec.name,

@@ -28,6 +28,17 @@ ANCHOR_MS = 1_795_000_000_000  # 2026-11-18T11:06:40Z
 SNAPSHOTS = Path(__file__).parent / "snapshots"
 
 
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """``-n auto``: one worker more than there are cores.
+
+    Much of the suite waits (on timeouts it provokes, child processes, sockets), so one extra worker keeps
+    the cores busy; more would only repeat collection and module fixtures (measured on 2 cores: 3 workers
+    take 50 s, 2 take 75 s, 4 take 60 s).
+    """
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return cores + 1
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _private_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """Nothing a test runs writes a session index into the real user's data directory."""

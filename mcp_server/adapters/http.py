@@ -12,9 +12,11 @@ for as long as the server cares to keep sending.
 from __future__ import annotations
 
 import email.utils
+import functools
 import json
 import logging
 import random
+import ssl
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -33,6 +35,12 @@ from mcp_server.render.markdown import quoted
 from mcp_server.settings import Settings
 
 logger = logging.getLogger(__name__)
+
+
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    """One TLS context for every upstream client of the process: loading the certificates takes tens of ms."""
+    return httpx2.create_ssl_context()
 
 
 @dataclass(frozen=True)
@@ -143,6 +151,7 @@ class HttpPolicy:
                 transport=self._transport,
                 follow_redirects=False,
                 limits=httpx2.Limits(max_connections=50, max_keepalive_connections=20),
+                verify=_tls_context(),
             )
         return self._client
 

@@ -9,7 +9,8 @@ from typing import Any
 from mcp_types import ToolAnnotations
 
 
-@dataclass(frozen=True)
+# Compared and hashed by identity: each is one module-level registry entry (the server caches per spec).
+@dataclass(frozen=True, eq=False)
 class ToolSpec:
     name: str
     title: str
