@@ -268,7 +268,8 @@ def _batched_sync(lines: Iterable[bytes]) -> Iterator[bytes]:
 
 
 def _gzip_sync(lines: Iterable[bytes]) -> Iterator[bytes]:
-    compressor = zlib.compressobj(6, zlib.DEFLATED, 31)  # wbits 31: gzip container
+    # Level 1, the fastest: level 6 costs 2.4 times the CPU for files a third smaller, which nothing here needs.
+    compressor = zlib.compressobj(1, zlib.DEFLATED, 31)  # wbits 31: gzip container
     for chunk in _batched_sync(lines):
         out = compressor.compress(chunk)
         if out:
