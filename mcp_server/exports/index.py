@@ -246,8 +246,9 @@ class IndexBuilder:
         # A change to response, request, console, click or navigation must be made here too: the property
         # test in tests/test_export_decode.py compares this path with the general one, which calls them.
         first, last = _NO_TIME_YET, -1
-        consoles = navigations = clicks = 0
+        consoles = navigations = clicks = answered = 0
         requests = self._requests
+        network_rows = self._network_rows
         open_requests = self._open
         console_rows = self._console_rows
         for line in batch:
@@ -276,7 +277,16 @@ class IndexBuilder:
                             if row.t is not None:
                                 row.duration = t - row.t
                             if requests[0] is row:
-                                self._drain()
+                                # _drain inlined: the oldest request got its answer, so it and every
+                                # complete one behind it are written, in the order they were made.
+                                while requests and requests[0].status != _AWAITING:
+                                    done = requests.popleft()
+                                    status = done.status
+                                    if status is not None and status != 0 and status < 400:
+                                        answered += 1
+                                        network_rows.append(done)
+                                    else:
+                                        self._network(done)
                         handled += 1
                         continue
                     if type(event) is SdkRequest:
@@ -375,6 +385,7 @@ class IndexBuilder:
         counts.console += consoles
         counts.navigation += navigations
         counts.click += clicks
+        counts.network += answered
         if last > self.last:
             self.last = last
         if first < self.first:

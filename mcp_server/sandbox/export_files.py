@@ -143,6 +143,16 @@ def routes(world: SandboxWorld) -> list[Route]:
             if isinstance(stored, bytes):
                 return Response(stored, media_type=media, headers=headers)
             return FileResponse(stored, media_type=media, headers=headers)
+        if variant is None and shape.size is None:
+            # An ordinary file: generated once, then served from memory (a sync or a test reads it again and
+            # again). Sized files can be huge and are streamed as they are generated, every time.
+            memo_key = (request.url.path, shape.file_stem(session), gzipped)
+            body_bytes = world.export_memo.get(memo_key)
+            if body_bytes is None:
+                chunks = _gzip_sync(shape.lines(session)) if gzipped else _batched_sync(shape.lines(session))
+                body_bytes = b"".join(chunks)
+                world.export_memo.put(memo_key, body_bytes)
+            return StreamingResponse(_pieces(body_bytes), media_type=media, headers=headers)  # chunked, as before
         lines = _variant_lines(session, shape)
         body = _gzip(lines) if gzipped else _batched(lines)
         return StreamingResponse(body, media_type=media, headers=headers)
@@ -275,6 +285,11 @@ def _gzip_sync(lines: Iterable[bytes]) -> Iterator[bytes]:
         if out:
             yield out
     yield compressor.flush()
+
+
+async def _pieces(body: bytes) -> AsyncIterator[bytes]:
+    for start in range(0, len(body), _CHUNK):
+        yield body[start : start + _CHUNK]
 
 
 async def _batched(lines: Iterable[bytes]) -> AsyncIterator[bytes]:

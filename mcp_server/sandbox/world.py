@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from mcp_server.sandbox import history as story
+from mcp_server.sandbox.memo import ExportMemo
 from mcp_server.sandbox.sessions import Event, SessionUser, Shape, SyntheticSession
 
 DEFAULT_SEED = 20261123
@@ -116,6 +117,8 @@ class SandboxWorld:
         # How a finished request reports itself: "READY" (LogRocket's docs) or "COMPLETE" (seen elsewhere).
         self.highlights_status = highlights_status
         self.export_cache_dir = export_cache_dir
+        # Ordinary export files once generated (sized ones go to export_cache_dir, or are generated each time).
+        self.export_memo = ExportMemo()
         # Extra (unsigned) parameters on every export URL the listing hands out, e.g. {"bytes": "200000"}:
         # benchmarks shape every file a sync reads (see export_files.py for the parameters).
         self.export_query = dict(export_query or {})
