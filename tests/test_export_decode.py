@@ -9,6 +9,7 @@ files must be identical, byte for byte.
 from __future__ import annotations
 
 import json
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -188,10 +189,12 @@ def index(lines: list[bytes], directory: Path, *, fast: bool) -> tuple[bytes, di
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(export_line(), max_size=40))
-def test_the_fast_path_and_the_general_path_give_the_same_index(tmp_path_factory: Any, lines: list[bytes]) -> None:
-    root = tmp_path_factory.mktemp("index")
-    fast_summary, fast_files = index(lines, root / "fast", fast=True)
-    general_summary, general_files = index(lines, root / "general", fast=False)
+def test_the_fast_path_and_the_general_path_give_the_same_index(tmp_path: Path, lines: list[bytes]) -> None:
+    # One fresh folder per example, removed after it (pytest's numbered folders would pile up by the hundred).
+    with tempfile.TemporaryDirectory(dir=tmp_path) as folder:
+        root = Path(folder)
+        fast_summary, fast_files = index(lines, root / "fast", fast=True)
+        general_summary, general_files = index(lines, root / "general", fast=False)
     assert fast_summary == general_summary
     assert fast_files == general_files
 
