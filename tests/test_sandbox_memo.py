@@ -56,4 +56,7 @@ async def _read_twice(sandbox: SandboxServer) -> None:
         # Shaped files are other files: their own entries.
         shaped = await client.get(f"{plain}&events=7")
         assert len(memo) == 3
+        long = await client.get(f"{plain}&events=20001")  # long files are streamed as made, never held whole
+        assert len(long.content.splitlines()) > 10_000
+        assert len(memo) == 3
         assert len(shaped.content.splitlines()) != len((await client.get(plain)).content.splitlines())

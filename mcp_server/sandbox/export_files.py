@@ -48,6 +48,7 @@ from mcp_server.sandbox.sessions import SyntheticSession
 from mcp_server.sandbox.world import SandboxWorld
 
 _CHUNK = 64 * 1024
+_MEMO_EVENTS = 20_000  # files asked for with more events than this are never held whole
 # Bump when generated lines change, so that files written to an export cache directory before are not served.
 GENERATOR_VERSION = 2
 VARIANTS = ("broken-lines", "binary", "huge-line", "truncated", *HOSTILE_VARIANTS)
@@ -143,9 +144,9 @@ def routes(world: SandboxWorld) -> list[Route]:
             if isinstance(stored, bytes):
                 return Response(stored, media_type=media, headers=headers)
             return FileResponse(stored, media_type=media, headers=headers)
-        if variant is None and shape.size is None:
+        if variant is None and shape.size is None and (shape.target or 0) <= _MEMO_EVENTS:
             # An ordinary file: generated once, then served from memory (a sync or a test reads it again and
-            # again). Sized files can be huge and are streamed as they are generated, every time.
+            # again). Sized or long files can be huge and are streamed as they are generated, every time.
             memo_key = (request.url.path, shape.file_stem(session), gzipped)
             body_bytes = world.export_memo.get(memo_key)
             if body_bytes is None:
