@@ -28,6 +28,7 @@ ANCHOR_MS = 1_795_000_000_000  # 2026-11-18T11:06:40Z
 SNAPSHOTS = Path(__file__).parent / "snapshots"
 
 
+@pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist: unknown, and so ignored, under -p no:xdist
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
     """``-n auto``: one worker more than there are cores.
 
