@@ -40,6 +40,8 @@ def main() -> None:
     parser.add_argument("--burners", type=int, default=0, help="processes that each keep one core busy")
     parser.add_argument("--ref", default="HEAD", help="the commit to clone")
     args = parser.parse_args()
+    if args.runs < 1:
+        parser.error("--runs must be at least 1")
     with tempfile.TemporaryDirectory(prefix="srm-suite-") as folder:
         clone = Path(folder) / "repo"
         subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)

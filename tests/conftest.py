@@ -29,13 +29,15 @@ SNAPSHOTS = Path(__file__).parent / "snapshots"
 
 
 @pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist: unknown, and so ignored, under -p no:xdist
-def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
     """``-n auto``: one worker more than there are cores.
 
     Much of the suite waits (on timeouts it provokes, child processes, sockets), so one extra worker keeps
     the cores busy; more would only repeat collection and module fixtures (measured on 2 cores: 3 workers
     take 50 s, 2 take 75 s, 4 take 60 s).
     """
+    if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS") or config.option.numprocesses == "logical":
+        return None  # asked for explicitly: pytest-xdist's own answer
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     return cores + 1
 

@@ -39,7 +39,9 @@ logger = logging.getLogger(__name__)
 
 @functools.cache
 def _tls_context() -> ssl.SSLContext:
-    """One TLS context for every upstream client of the process: loading the certificates takes tens of ms."""
+    """One TLS context for every upstream client of the process: loading the certificates takes tens of ms.
+
+    Made on first use, so SSL_CERT_FILE and SSL_CERT_DIR are read then, once per process."""
     return httpx2.create_ssl_context()
 
 
@@ -151,7 +153,8 @@ class HttpPolicy:
                 transport=self._transport,
                 follow_redirects=False,
                 limits=httpx2.Limits(max_connections=50, max_keepalive_connections=20),
-                verify=_tls_context(),
+                # An injected transport (tests, benchmarks) makes its own connections: no certificates to load.
+                verify=_tls_context() if self._transport is None else True,
             )
         return self._client
 

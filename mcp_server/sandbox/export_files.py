@@ -50,7 +50,7 @@ from mcp_server.sandbox.world import SandboxWorld
 _CHUNK = 64 * 1024
 _MEMO_EVENTS = 20_000  # files asked for with more events than this are never held whole
 # Bump when generated lines change, so that files written to an export cache directory before are not served.
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3  # 3: gzip level 1
 VARIANTS = ("broken-lines", "binary", "huge-line", "truncated", *HOSTILE_VARIANTS)
 # Bounds on the shaping parameters: generous for benchmarks, but a typo must not make the sandbox spin for hours.
 _MAX_BYTES = 64 << 30
@@ -149,9 +149,8 @@ def routes(world: SandboxWorld) -> list[Route]:
             # again). Sized or long files can be huge and are streamed as they are generated, every time.
             memo_key = (request.url.path, shape.file_stem(session), gzipped)
             body_bytes = world.export_memo.get(memo_key)
-            if body_bytes is None:
-                chunks = _gzip_sync(shape.lines(session)) if gzipped else _batched_sync(shape.lines(session))
-                body_bytes = b"".join(chunks)
+            if body_bytes is None:  # made in a thread: the sandbox keeps answering other requests meanwhile
+                body_bytes = await anyio.to_thread.run_sync(_whole_file, session, shape, gzipped)
                 world.export_memo.put(memo_key, body_bytes)
             return StreamingResponse(_pieces(body_bytes), media_type=media, headers=headers)  # chunked, as before
         lines = _variant_lines(session, shape)
@@ -286,6 +285,11 @@ def _gzip_sync(lines: Iterable[bytes]) -> Iterator[bytes]:
         if out:
             yield out
     yield compressor.flush()
+
+
+def _whole_file(session: SyntheticSession, shape: Shaping, gzipped: bool) -> bytes:
+    lines = shape.lines(session)
+    return b"".join(_gzip_sync(lines) if gzipped else _batched_sync(lines))
 
 
 async def _pieces(body: bytes) -> AsyncIterator[bytes]:
