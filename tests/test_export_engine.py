@@ -109,6 +109,14 @@ async def test_odd_values_in_streaming_rows(allowed: Settings, files: ExportFile
             "network_response_status": "²",
             "network_response_duration_ms": "--5",
         },
+        # Columns of JSON text that are not JSON: the events count, with nothing read from those columns.
+        {
+            "event_type": "customEvent",
+            "session_time": "2026-11-20T10:00:02Z",
+            "custom_event_name": "Paid",
+            "custom_event_string_properties": "{",
+        },
+        {"event_type": "user", "session_time": "2026-11-20T10:00:03Z", "user_id": "u1", "user_traits": '{"a":'},
     ]
     body = jsonl([orjson.dumps(r) for r in rows] + [b'{"event_type":"click","session_time":1e999}'])
     url = files.put("rows.jsonl", body)
@@ -116,6 +124,8 @@ async def test_odd_values_in_streaming_rows(allowed: Settings, files: ExportFile
         _, data = await read(client, url=url)
     assert data["digest"]["counts"]["click"] == 4
     assert data["digest"]["counts"]["network"] == 1
+    assert data["digest"]["counts"]["custom"] == 1
+    assert data["digest"]["user"]["user_id"] == "u1"
     assert data["reading"]["invalid_json"] == 0
 
 

@@ -137,7 +137,10 @@ def _json_object(value: Any) -> dict[str, Any]:
     if isinstance(value, dict):
         return value
     if isinstance(value, str) and value.startswith("{"):
-        parsed = parse_line(value.encode())
+        try:
+            parsed = parse_line(value.encode())
+        except BadLine:  # a column of JSON text that is not JSON: nothing to read in it, the event still counts
+            return {}
         return parsed if isinstance(parsed, dict) else {}
     return {}
 
