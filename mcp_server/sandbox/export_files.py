@@ -154,8 +154,7 @@ def routes(world: SandboxWorld) -> list[Route]:
                 world.export_memo.put(memo_key, body_bytes)
             return StreamingResponse(_pieces(body_bytes), media_type=media, headers=headers)  # chunked, as before
         lines = _variant_lines(session, shape)
-        body = _gzip(lines) if gzipped else _batched(lines)
-        return StreamingResponse(body, media_type=media, headers=headers)
+        return StreamingResponse(_streamed(lines, gzipped), media_type=media, headers=headers)
 
     async def redirect(request: Request) -> Response:
         return RedirectResponse(request.query_params.get("to", "/"), status_code=302)
@@ -260,7 +259,7 @@ def _materialize(root: Path, session: SyntheticSession, shape: Shaping, gzipped:
     scratch = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.part")
     with scratch.open("wb") as file:
         lines = _variant_lines(session, shape)
-        for chunk in _gzip_sync(lines) if gzipped else _batched_sync(lines):
+        for chunk in _file_chunks(lines, gzipped):
             file.write(chunk)
     scratch.replace(path)
     return path
@@ -288,8 +287,7 @@ def _gzip_sync(lines: Iterable[bytes]) -> Iterator[bytes]:
 
 
 def _whole_file(session: SyntheticSession, shape: Shaping, gzipped: bool) -> bytes:
-    lines = shape.lines(session)
-    return b"".join(_gzip_sync(lines) if gzipped else _batched_sync(lines))
+    return b"".join(_file_chunks(shape.lines(session), gzipped))
 
 
 async def _pieces(body: bytes) -> AsyncIterator[bytes]:
@@ -297,13 +295,13 @@ async def _pieces(body: bytes) -> AsyncIterator[bytes]:
         yield body[start : start + _CHUNK]
 
 
-async def _batched(lines: Iterable[bytes]) -> AsyncIterator[bytes]:
-    for chunk in _batched_sync(lines):
-        yield chunk
+def _file_chunks(lines: Iterable[bytes], gzipped: bool) -> Iterator[bytes]:
+    """The file's bytes in pieces of about _CHUNK, gzipped or plain."""
+    return _gzip_sync(lines) if gzipped else _batched_sync(lines)
 
 
-async def _gzip(lines: Iterable[bytes]) -> AsyncIterator[bytes]:
-    for chunk in _gzip_sync(lines):
+async def _streamed(lines: Iterable[bytes], gzipped: bool) -> AsyncIterator[bytes]:
+    for chunk in _file_chunks(lines, gzipped):
         yield chunk
 
 
