@@ -188,6 +188,8 @@ class IndexBuilder:
         self._timeline = self.files["timeline"].rows
         self._network_rows = self.files["network"].rows
         self._console_rows = self.files["console"].rows
+        self._custom_rows = self.files["custom"].rows
+        self._navigation_rows = self.files["navigation"].rows
         self.stats = ParseStats()
         self.counts = Counts()
         self.other_types: Counter[str] = Counter()
@@ -455,11 +457,16 @@ class IndexBuilder:
 
     def _new_page(self, t: int | None, href: str) -> None:
         self.page = href
-        self.files["navigation"].rows.append(NavigationRow(t, href))
+        self._navigation_rows.append(NavigationRow(t, href))
         self.pages_total += 1
         if len(self.pages) < MAX_PAGES:
             self.pages.append(PageVisit(t=t, href=href))
-        self._moment(1, t, "navigation", href)
+        # _moment(1, ...) inlined: the least important kind, so once the timeline is full it displaces nothing.
+        moment = MomentRow(t, "navigation", href if len(href) <= 300 else href[:300] + "…")
+        self._timeline.append(moment)
+        self._order += 1
+        if len(self._moments) < TIMELINE_SIZE:
+            heapq.heappush(self._moments, (1, -self._order, moment))
 
     def click(self, t: int | None) -> None:
         self._time(t)
@@ -653,20 +660,28 @@ class IndexBuilder:
         return True
 
     def custom(self, t: int | None, name: str, properties: dict[str, Any]) -> None:
-        self._time(t)
+        if t is not None:
+            if t > self.last:
+                self.last = t
+            if t < self.first:
+                self.first = t
         self.counts.custom += 1
-        name = cut(name, 200)
+        if len(name) > 200:
+            name = name[:200] + "…"
         items = properties.items() if len(properties) <= MAX_PROPERTIES else _first_items(properties, MAX_PROPERTIES)
+        # A loop, not a comprehension: events hold a few properties, and a comprehension costs a call (3.11).
         # scalar() inlined for the common values (short strings, booleans, null): what it would return.
-        props = {
-            str(k)[:100]: v if (type(v) is str and len(v) <= 300) or v is None or type(v) is bool else scalar(v, 300)
-            for k, v in items
-        }
-        self.files["custom"].add(CustomRow(t, name, props))
-        if name in self.custom_names or len(self.custom_names) < MAX_CUSTOM_NAMES:
-            self.custom_names[name] += 1
+        props = {}
+        for k, v in items:
+            if not ((type(v) is str and len(v) <= 300) or v is None or type(v) is bool):
+                v = scalar(v, 300)
+            props[k if type(k) is str and len(k) <= 100 else str(k)[:100]] = v
+        self._custom_rows.append(CustomRow(t, name, props))
+        names = self.custom_names
+        if name in names or len(names) < MAX_CUSTOM_NAMES:
+            names[name] += 1
         else:
-            self.custom_names["(other names)"] += 1
+            names["(other names)"] += 1
         if len(self.custom_events) < MAX_CUSTOM:
             shown = {k: scalar(v, 100) for k, v in itertools.islice(props.items(), SUMMARY_PROPERTIES)}
             self.custom_events.append(CustomEvent(t=t, name=name, properties=shown))
