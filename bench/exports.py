@@ -229,7 +229,7 @@ def run_profiles(
     print(
         f"{'profile':>8} {'size':>6} {'B/line':>6} {'baseline':>9} {'tool':>9} {'ratio':>6} {'download':>9} "
         f"{'dl/base':>7} {'1st call':>9} {'1st-dl':>7} {'mem growth':>10} {'follow-up':>9} {'share':>6} "
-        f"{'longest':>7} {'paired':>6}"
+        f"{'longest':>7} {'paired':>6} {'best':>5}"
     )
     for profile in profiles:
         for mb in sizes:
@@ -243,10 +243,14 @@ def run_profiles(
                 run = anyio.run(measure_profile, url, server_env(port, base, work / f"cache-{profile}-{mb}-{n}", 3600))
                 # The same ratio against a baseline timed right after this call: load on a shared machine
                 # changes within seconds, and this pairs each call with the load it met.
-                run["paired"] = baseline(local) / run["first_s"]
+                run["base_s"] = baseline(local)
+                run["paired"] = run["base_s"] / run["first_s"]
                 runs.append(run)
             local.unlink()
             paired = statistics.median(r["paired"] for r in runs)
+            # Load on a shared machine only ever adds time: the fastest of each, set against each other, is the
+            # ratio of a quiet moment.
+            best = min(base_s, *(r["base_s"] for r in runs)) / min(r["first_s"] for r in runs)
             # The median first call, and the worst of everything else.
             m = sorted(runs, key=lambda r: r["first_s"])[len(runs) // 2]
             m = {**m, "growth": max(r["growth"] for r in runs), "max_chars": max(r["max_chars"] for r in runs)}
@@ -255,16 +259,15 @@ def run_profiles(
                 f"{size / MB / m['first_s']:5.0f}MB/s {base_s / m['first_s']:6.2f} {dl_s:8.2f}s "
                 f"{dl_s / base_s:7.2f} {m['first_s']:8.2f}s {m['first_s'] - dl_s:6.2f}s "
                 f"{m['growth'] / MB:7.1f} MB {m['follow_s'] * 1000:7.0f}ms {m['follow_s'] / m['first_s'] * 100:5.1f}% "
-                f"{m['max_chars']:7.0f} {paired:6.2f}" + ("" if m["complete"] else "  (read incomplete!)"),
+                f"{m['max_chars']:7.0f} {paired:6.2f} {best:5.2f}" + ("" if m["complete"] else "  (read incomplete!)"),
                 flush=True,
             )
             share = m["follow_s"] / m["first_s"]
             verdicts.append(_verdict(f"{profile} {mb} MB: follow-up share {share:.1%} < 5%", share < 0.05))
             if mb == 100:
                 ratio = base_s / m["first_s"]
-                verdicts.append(
-                    _verdict(f"{profile} 100 MB: ratio {ratio:.2f} >= 0.5 (paired {paired:.2f})", ratio >= 0.5)
-                )
+                claim = f"{profile} 100 MB: ratio {ratio:.2f} >= 0.5 (paired {paired:.2f}, best {best:.2f})"
+                verdicts.append(_verdict(claim, ratio >= 0.5))
             if mb == 10:
                 extra = m["first_s"] - dl_s
                 verdicts.append(_verdict(f"{profile} 10 MB: first call - download {extra:.2f} s <= 0.1", extra <= 0.1))
@@ -275,7 +278,8 @@ def run_profiles(
         "  ratio = baseline time / first-call time (>= 0.5 wanted at 100 MB); dl/base = download-only time over "
         "baseline time; 1st-dl = what the first call costs beyond its download (<= 0.1 s wanted at 10 MB); "
         "share = follow-up / first call (< 5% wanted); longest answer in characters (budget 20,000); paired = median "
-        "over the runs of the ratio against a baseline timed right after each call (less exposed to load changes)"
+        "over the runs of the ratio against a baseline timed right after each call (less exposed to load changes); "
+        "best = the fastest baseline over the fastest first call (a quiet moment's ratio: load only ever adds time)"
     )
 
 

@@ -2,7 +2,7 @@
 
     python bench/library.py [--sessions 1000] [--export-kb 200] [--single-mb 50] [--index-sessions 100000]
                             [--queries 60] [--postgres URL] [--skip-sync] [--skip-queries]
-                            [--repeat 1] [--concurrency N] [--work-dir DIR]
+                            [--repeat 1] [--concurrency N] [--work-dir DIR] [--latency MS]
 
 Sync: the sandbox (its own process, on loopback) lists ``--sessions`` exports of about ``--export-kb`` KB each
 (SDK lines, half of them gzip), written to disk once and then served from there so the generator is not
@@ -12,9 +12,11 @@ Baseline, timed in the same run: reading one large export of ``--single-mb`` MB 
 reader. Target (issue 13): sync MB/s >= single-export MB/s (ratio >= 1), memory flat. ``--repeat N`` runs the
 pair N times (fresh index and cache each time) and reports every ratio and their median. The CPU seconds of
 this process and of the sandbox's during each part are printed too: the sandbox shares the machine's cores.
-``--work-dir`` puts the export cache and index elsewhere than the temporary directory: a sync still creates one
-small cache file per export, and on this machine's shared disk creating a file costs from 0.05 to 1.5 ms
-depending on the moment and the folder (a user's cache is under ~/.cache).
+``--latency MS`` makes every export download wait that long for its answer (a sandbox stall fault), as a storage
+host far away does: what several downloads at once are for. ``--work-dir`` puts the export cache and index
+elsewhere than the temporary directory: a sync still creates one small cache file per export, and on this
+machine's shared disk creating a file costs from 0.05 to 1.5 ms depending on the moment and the folder (a user's
+cache is under ~/.cache).
 
 Queries: an index of ``--index-sessions`` sessions is filled through the index writer with generated facts
 (5,000 users over 30 days; errors, failed requests, pages and events drawn from fixed vocabularies), then
@@ -170,6 +172,9 @@ async def measure_sync(args: argparse.Namespace, port: int, sandbox_pid: int, wa
     big = urls[0].replace(f"bytes={args.export_kb * 1000}", f"bytes={args.single_mb * MB}")
     await warm([big])
     concurrency = args.concurrency or settings.sync_concurrency
+    if args.latency:  # every export download waits this long before its answer, as a distant storage host does
+        stall = {"kind": "stall", "seconds": args.latency / 1000, "path": "/export-files/", "times": 10_000_000}
+        httpx2.post(f"http://127.0.0.1:{port}/_sandbox/faults", json=[stall]).raise_for_status()
 
     store = Store(open_database(settings.index_url, Path("unused")))
     lr = LogRocketClient(settings)
@@ -205,6 +210,8 @@ async def measure_sync(args: argparse.Namespace, port: int, sandbox_pid: int, wa
         await lr.aclose()
         store.close()
         shutil.rmtree(run, ignore_errors=True)
+        if args.latency:
+            httpx2.delete(f"http://127.0.0.1:{port}/_sandbox/faults").raise_for_status()
     p = outcome.progress
     steady = samples[len(samples) // 4 :] or samples
     return {
@@ -377,6 +384,9 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1, help="sync/single pairs to run (the median ratio is judged)")
     parser.add_argument("--concurrency", type=int, default=0, help="downloads at once (default: the setting's)")
     parser.add_argument("--work-dir", type=Path, default=None, help="where the export cache and index go")
+    parser.add_argument(
+        "--latency", type=float, default=0, help="ms each export download waits for its answer (a distant host)"
+    )
     args = parser.parse_args()
     logging.disable(logging.INFO)
     WORK.mkdir(parents=True, exist_ok=True)

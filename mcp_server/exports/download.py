@@ -371,8 +371,9 @@ class _LineSplitter:
         self._skipping = False
 
     def feed(self, piece: bytes) -> list[bytes]:
-        if not self._partial and not self._skipping and not piece.strip():
-            # Only whitespace: count its lines as blank without making one object per line.
+        if not self._partial and not self._skipping and (not piece or piece.isspace()):
+            # Only whitespace: count its lines as blank without making one object per line. (isspace stops at
+            # the first other byte; strip() would copy every piece that ends with a newline, that is, all.)
             blank = piece.count(b"\n")
             self._stats.lines += blank
             self._stats.blank += blank

@@ -87,7 +87,7 @@ class GuardedTransport(httpx2.AsyncHTTPTransport):
     def __init__(self, policy: ExportUrlPolicy) -> None:
         self._pool = _ExportPool(
             ssl_context=None,
-            max_connections=20,
-            max_keepalive_connections=10,
+            max_connections=32,  # a sync reads up to 32 exports at once (SESSION_REPLAY_MCP_SYNC_CONCURRENCY)
+            max_keepalive_connections=32,
             network_backend=_GuardedBackend(policy),
         )
