@@ -102,7 +102,7 @@ async def test_tiny_chunks_are_handed_on_per_read_not_per_chunk(
     async with client.stream("GET", f"{server.base}/tiny") as answer:
         pieces = [piece async for piece in answer.aiter_raw()]
     assert b"".join(pieces) == b"".join(b"%d\n" % (i % 10) for i in range(20_000))
-    assert len(pieces) < 100  # about one per read, not 20,000
+    assert len(pieces) < 2_000  # about one per read, not one per chunk
 
 
 async def test_a_connection_the_server_closed_while_idle_is_not_reused(
@@ -119,33 +119,54 @@ async def test_a_connection_the_server_closed_while_idle_is_not_reused(
     assert server.connections == 2
 
 
+TRAILER_FLOOD = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n" + b"X-T: 1\r\n" * 20_000
+
+
 @pytest.mark.parametrize(
-    ("answer", "error", "words"),
+    ("answer", "words"),
     [
-        (response(b"0123456789")[:-4], httpx2.RemoteProtocolError, r"\(received 6 bytes, expected 10\)"),
-        (chunked(b"abc", b"defgh")[:-12], httpx2.RemoteProtocolError, r"\(incomplete chunked read\)"),
-        (CLOSE, httpx2.RemoteProtocolError, "Server disconnected without sending a response"),
-        (b"HTTX/1.1 200 OK\r\n\r\n", httpx2.RemoteProtocolError, "Malformed HTTP response"),
-        (
-            b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!",
-            httpx2.RemoteProtocolError,
-            "Malf",
-        ),
-        (b"HTTP/1.1 200 OK\r\nX-Big: " + b"a" * MAX_HEAD, httpx2.RemoteProtocolError, "larger than 65536 bytes"),
-        (
-            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\nConnection: upgrade\r\n\r\n",
-            httpx2.RemoteProtocolError,
-            "swi",
-        ),
+        (response(b"0123456789")[:-4], r"\(received 6 bytes, expected 10\)"),
+        (chunked(b"abc", b"defgh")[:-12], r"\(incomplete chunked read\)"),
+        (CLOSE, "Server disconnected without sending a response"),
+        (b"HTTX/1.1 200 OK\r\n\r\n", "Malformed HTTP response"),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!", "Malformed HTTP response"),
+        (b"HTTP/1.1 200 OK\r\nX-Big: " + b"a" * MAX_HEAD, f"larger than {MAX_HEAD} bytes"),
+        (TRAILER_FLOOD, f"more than {MAX_HEAD} bytes without body data"),
+        (b"HTTP/1.1 150 Odd\r\nContent-Length: 7\r\n\r\nINJECT!" + response(b"hello"), r"interim \(1xx\) response"),
+        (b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\nConnection: upgrade\r\n\r\n", "switched protocols"),
     ],
-    ids=["short-length", "short-chunks", "no-answer", "not-http", "two-lengths", "huge-head", "upgrade"],
+    ids=[
+        "short-length",
+        "short-chunks",
+        "no-answer",
+        "not-http",
+        "two-lengths",
+        "huge-head",
+        "trailer-flood",
+        "interim-body",
+        "upgrade",
+    ],
 )
 async def test_framing_faults_are_errors_never_wrong_data(
-    server: RawHttpServer, client: httpx2.AsyncClient, answer: bytes, error: type[Exception], words: str
+    server: RawHttpServer, client: httpx2.AsyncClient, answer: bytes, words: str
 ) -> None:
     server.answer(answer, then_close=True)
-    with pytest.raises(error, match=words):
+    with pytest.raises(httpx2.RemoteProtocolError, match=words):
         await fetch(client, f"{server.base}/f")
+
+
+async def test_what_h11_accepted_is_still_read(server: RawHttpServer, client: httpx2.AsyncClient) -> None:
+    # Both framings (the chunks win), bare LF line ends, a coding after "chunked" (the body then runs to the
+    # close), and header values with blanks around them (a redirect's Location must come out exact).
+    server.answer(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 99\r\n\r\n3\r\nabc\r\n0\r\n\r\n")
+    server.answer(b"HTTP/1.1 200 OK\nContent-Length: 3\n\nxyz")
+    server.answer(b"HTTP/1.1 302 Found\r\nLocation: /next?sig=abc \t\r\nContent-Length: 0\r\n\r\n")
+    server.answer(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, identity\r\n\r\n3\r\nabc", then_close=True)
+    assert await fetch(client, f"{server.base}/both") == (200, b"abc")
+    assert await fetch(client, f"{server.base}/lf") == (200, b"xyz")
+    redirect = await client.get(f"{server.base}/moved")
+    assert redirect.headers["location"] == "/next?sig=abc"
+    assert await fetch(client, f"{server.base}/coded") == (200, b"3\r\nabc")
 
 
 async def test_only_bodiless_gets_are_sent(server: RawHttpServer, client: httpx2.AsyncClient) -> None:
@@ -158,7 +179,7 @@ async def test_tls_exports_are_read_with_the_certificate_checked(monkeypatch: py
     trusting = ssl.create_default_context(cafile=str(TLS_DIR / "ca.pem"))
     monkeypatch.setattr(guarded_transport, "_tls_context", lambda: trusting)
     with RawHttpServer(tls=True) as server:
-        policy = ExportUrlPolicy.from_entries([f"127.0.0.1:{server.port}", f"localhost:{server.port}"])
+        policy = ExportUrlPolicy.from_entries([f"127.0.0.1:{server.port}"])
         server.answer(response(b"secret-free body" * 1000))
         server.answer(chunked(b"second"))
         async with export_client(policy, connect_timeout=5, read_timeout=10) as http:
@@ -188,3 +209,19 @@ async def test_read_session_export_reads_an_https_export(settings: Settings, mon
     assert "boom over TLS" in text_of(result)
     assert result.structured_content is not None
     assert result.structured_content["digest"]["counts"]["console_error"] == 3
+
+
+async def test_an_error_page_that_never_ends_is_read_only_as_far_as_it_explains(settings: Settings) -> None:
+    page = b"<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>" + b" " * 300_000
+    endless = b"HTTP/1.1 403 Forbidden\r\nTransfer-Encoding: chunked\r\n\r\n%x\r\n%s\r\n" % (len(page), page)
+    with RawHttpServer() as server:
+        server.answer(endless)  # ...and the rest never comes: the connection stays open
+        allowed = settings.with_overrides(
+            export_allowed_hosts=(f"127.0.0.1:{server.port}",), read_timeout=600.0, export_time_budget=600.0
+        )
+        async with connect(allowed) as mcp:
+            with anyio.fail_after(60):  # reading the whole page would wait for the 600 s timeout
+                result = await mcp.call_tool("read_session_export", {"url": f"{server.base}/e.jsonl"})
+    assert result.is_error
+    assert "HTTP 403" in text_of(result) and "AccessDenied" in text_of(result)
+    assert "list_exports" in text_of(result)  # an expired link: get a fresh one

@@ -36,6 +36,7 @@ from mcp_server.render.markdown import quoted
 MAX_REDIRECTS = 5
 PIECE = 256 << 10  # decompress at most this much per step (then the deadline is checked)
 _GZIP_MAGIC = b"\x1f\x8b"
+_ERROR_TEXT = 4096  # bytes of an error answer's body read to explain it
 
 
 @dataclass(frozen=True)
@@ -228,11 +229,33 @@ async def _open(
                 await anyio.sleep(wait_for)
                 continue
         if response.status_code >= 400:
-            body = (await response.aread())[:4096].decode("utf-8", "replace")
-            await response.aclose()
+            body = (await _error_text(response, deadline)).decode("utf-8", "replace")
             raise _http_error(current, response.status_code, body, retried=retried, retry_after=retry_after)
         return response
     raise UpstreamError(f"The export URL redirected more than {MAX_REDIRECTS} times; giving up.")
+
+
+async def _error_text(response: httpx2.Response, deadline: float) -> bytes:
+    """The start of an error answer's body (what storage says went wrong): 4 KB at most, within the time budget,
+    so an error page that never ends costs neither memory nor the rest of the call."""
+    raw = b""
+    try:
+        with anyio.move_on_after(deadline - time.monotonic()):
+            async for piece in response.aiter_raw():  # raw: a compressed error page is inflated below, bounded
+                raw += piece
+                if len(raw) >= 16 * _ERROR_TEXT:
+                    break
+    except (httpx2.TransportError, httpx2.StreamError):
+        pass  # what arrived is enough to explain the status
+    finally:
+        await response.aclose()
+    encoding = response.headers.get("content-encoding", "").lower().strip()
+    if encoding in ("gzip", "x-gzip", "deflate") or raw.startswith(_GZIP_MAGIC):
+        try:
+            return zlib.decompressobj(47).decompress(raw, _ERROR_TEXT)  # 47: gzip or zlib, told from the header
+        except zlib.error:
+            return b""
+    return raw[:_ERROR_TEXT]
 
 
 def _http_error(url: str, status: int, body: str, *, retried: bool, retry_after: float | None) -> UpstreamError:

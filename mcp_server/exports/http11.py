@@ -24,7 +24,9 @@ import httpcore2
 from httptools import HttpParserError, HttpParserUpgrade, HttpResponseParser
 
 READ_BYTES = 1 << 20  # take whatever has arrived, up to this much, per read
-MAX_HEAD = 64 << 10  # a response head (status line and headers) larger than this is refused
+# A response head (status line and headers) larger than this is refused, as are as many bytes in a row without
+# body data once the head is read (chunk headers, extensions, trailers): h11's bound, which came before.
+MAX_HEAD = 100 << 10
 _UNSAFE = re.compile(rb"[\r\n\0]")
 
 
@@ -40,11 +42,17 @@ class _Message:
 
     def __init__(self) -> None:
         self.parser = HttpResponseParser(self)
+        # What h11 accepted before: both framings (the chunks win, as RFC 9112 says) and bare LF line ends.
+        self.parser.set_dangerous_leniencies(lenient_chunked_length=True, lenient_optional_cr_before_lf=True)
+        self.fault: str | None = None  # why a callback stopped the parser
+        self.idle = 0  # bytes fed since the head, or since the body last grew
         self.reason = b""
         self.headers: list[tuple[bytes, bytes]] = []
         self.head_done = False
         self.complete = False
-        self.after = False  # bytes came after the message: the connection cannot be reused
+        # Bytes came after the message in the reads that carried it: the connection cannot be reused. (Bytes that come
+        # later, once it is idle, are seen only while still on the socket, as with httpcore's own connection.)
+        self.after = False
         self.body: list[bytes] = []
         self.received = 0  # body bytes
         self.length: int | None = None  # Content-Length, when the body is framed by it
@@ -63,15 +71,26 @@ class _Message:
         if self.complete:
             self.after = True
             return
+        if self.head_done:  # a trailer: nothing here reads them, but they count towards MAX_HEAD
+            self.idle += len(name) + len(value)
+            if self.idle > MAX_HEAD:
+                self.fault = _flooded()
+                raise ValueError(self.fault)
+            return
+        value = value.strip(b" \t")  # llhttp keeps trailing blanks; h11 did not, and a Location must not
         self.headers.append((name, value))
         lowered = name.lower()
-        if lowered == b"content-length" and value.strip().isdigit():
+        if lowered == b"content-length" and value.isdigit():
             self.length = int(value)
-        elif lowered == b"transfer-encoding" and b"chunked" in value.lower():
-            self.chunked = True
+        elif lowered == b"transfer-encoding":
+            # Chunked when it is the last coding listed (else the body runs to the close): llhttp's reading.
+            self.chunked = value.lower().rsplit(b",", 1)[-1].strip() == b"chunked"
 
     def on_headers_complete(self) -> None:
         if 100 <= self.parser.get_status_code() < 200:  # interim (100 Continue, 103 Early Hints): the real one follows
+            if self.chunked or self.length:
+                self.fault = "An interim (1xx) response came with a body."
+                raise ValueError(self.fault)
             self.reason, self.headers, self.length, self.chunked = b"", [], None, False
             return
         self.head_done = True
@@ -89,6 +108,7 @@ class _Message:
             self.complete = True
 
     def feed(self, data: bytes) -> None:
+        grew_from = self.received if self.head_done else None
         try:
             self.parser.feed_data(data)
         except HttpParserUpgrade:
@@ -99,7 +119,11 @@ class _Message:
             if self.complete:  # junk after a complete response: the response stands, the connection is not reused
                 self.after = True
                 return
-            raise httpcore2.RemoteProtocolError(f"Malformed HTTP response ({exc}).") from None
+            raise httpcore2.RemoteProtocolError(self.fault or f"Malformed HTTP response ({exc}).") from None
+        if grew_from is not None and not self.complete:
+            self.idle = 0 if self.received > grew_from else self.idle + len(data)
+            if self.idle > MAX_HEAD:
+                raise httpcore2.RemoteProtocolError(_flooded())
 
     def framed(self) -> bool:
         """Whether the body's end is announced (length or chunks), so an early close means it is incomplete."""
@@ -264,6 +288,10 @@ class _Body:
         if not self._closed:
             self._closed = True
             await self._connection._finished(self._message)
+
+
+def _flooded() -> str:
+    return f"The response sent more than {MAX_HEAD} bytes without body data (chunk headers or trailers)."
 
 
 def _incomplete(message: _Message) -> str:
