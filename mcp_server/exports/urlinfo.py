@@ -6,6 +6,7 @@ here is read opportunistically and left empty when the URL does not show it.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -46,7 +47,9 @@ class ExportUrlInfo:
         return replay_url(org, app, self.recording_id, str(self.session_index or 0))
 
 
+@functools.lru_cache(maxsize=1024)
 def inspect_export_url(url: str) -> ExportUrlInfo:
+    """What ``url`` shows. Cached: a sync asks this of each listed URL three times (its key, expiry and day)."""
     parts = urlsplit(url)
     host = (parts.hostname or "").lower()
     path = unquote(parts.path)
