@@ -12,10 +12,7 @@ from __future__ import annotations
 
 import enum
 import re
-import select
-import socket
 import ssl
-import sys
 import time
 from collections.abc import AsyncIterator, Callable
 
@@ -150,7 +147,6 @@ class ExportConnection(httpcore2.AsyncConnectionInterface):
         self._tls_context = tls_context
         self._keepalive_expiry = keepalive_expiry
         self._stream: httpcore2.AsyncNetworkStream | None = None
-        self._socket: socket.socket | None = None
         self._state = _State.NEW
         self._expire_at: float | None = None
         self._requests = 0
@@ -200,7 +196,6 @@ class ExportConnection(httpcore2.AsyncConnectionInterface):
                 await stream.aclose()
             raise
         self._stream = stream
-        self._socket = stream.get_extra_info("socket")
         return stream
 
     async def _finished(self, message: _Message) -> None:
@@ -228,7 +223,10 @@ class ExportConnection(httpcore2.AsyncConnectionInterface):
         if self._expire_at is not None and time.monotonic() > self._expire_at:
             return True
         # Idle, yet something arrived (or the server closed it): this connection cannot carry another request.
-        return self._state is _State.IDLE and _readable(self._socket)
+        # (httpcore's own connection asks its stream the same way: a poll of the socket.)
+        return (
+            self._state is _State.IDLE and self._stream is not None and bool(self._stream.get_extra_info("is_readable"))
+        )
 
     def is_idle(self) -> bool:
         return self._state is _State.IDLE
@@ -318,15 +316,3 @@ def _request_head(request: httpcore2.Request) -> bytes:
     if _UNSAFE.search(request.url.target):
         raise httpcore2.LocalProtocolError("The request target holds a line break or a NUL.")
     return b"\r\n".join(lines) + b"\r\n\r\n"
-
-
-def _readable(sock: socket.socket | None) -> bool:
-    """Whether a read would return at once (data, or the end): true for a socket that is gone."""
-    fd = sock.fileno() if sock is not None else -1
-    if fd < 0:
-        return True
-    if sys.platform == "win32" or not hasattr(select, "poll"):
-        return bool(select.select([fd], [], [], 0)[0])
-    poller = select.poll()
-    poller.register(fd, select.POLLIN)
-    return bool(poller.poll(0))
