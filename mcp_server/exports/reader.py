@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable
 from contextlib import aclosing
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import anyio
 import anyio.lowlevel
@@ -49,6 +50,19 @@ class Opened:
     summary: SessionSummary
     from_cache: bool
     seconds: float
+
+
+@dataclass(frozen=True)
+class PendingEntry:
+    """A summary read but not cached yet; ``commit`` (blocking file I/O) writes its summary-only entry."""
+
+    cache: ExportCache
+    key: str
+    summary_bytes: bytes
+    extra: dict[str, Any]
+
+    def commit(self) -> None:
+        self.cache.commit_summary_only(self.key, self.summary_bytes, self.extra)
 
 
 @dataclass(frozen=True)
@@ -113,15 +127,32 @@ class ExportReader:
         if self._client is not None:
             await self._client.aclose()
 
-    async def open(self, url: str, progress: Progress | None = None, *, summary_only: bool = False) -> Opened:
+    async def open(self, url: str, progress: Progress | None = None) -> Opened:
         """The index for ``url``: from the cache when a sound entry exists, else built now (and cached).
 
-        ``summary_only`` (a sync, which needs only the summary): a new build caches the summary alone, one
-        file instead of a dozen. Any entry serves a digest; ``page`` reads a summary-only one again in full.
+        Any entry serves a digest, a summary-only one (a sync's) included; ``page`` reads that one again in full.
         """
-        return await self._open(url, progress, summary_only=summary_only, listings=False)
+        return await self._open(url, progress, listings=False)
 
-    async def _open(self, url: str, progress: Progress | None, *, summary_only: bool, listings: bool) -> Opened:
+    async def read_summary(self, url: str) -> tuple[SessionSummary, PendingEntry | None]:
+        """The summary for ``url`` (a sync's read): from the cache when a sound entry exists, else read now.
+
+        A summary read now is not cached yet: the ``PendingEntry`` writes it, and a sync writes a batch of
+        them from a worker thread. Creating a file costs a few system calls (up to a millisecond each on a
+        busy disk), which the event loop would otherwise wait for once per export.
+        """
+        self.policy.check_url(url)
+        key = self.cache.key(url)
+        entry = self.cache.lookup(key)
+        if entry is not None and self._reusable(entry):
+            try:
+                return entry.summary(), None
+            except CorruptEntry as exc:
+                self.cache.drop(key, str(exc))
+        summary, summary_bytes, extra = await self._parse(url, IndexBuilder(None), None)
+        return summary, PendingEntry(self.cache, key, summary_bytes, extra)
+
+    async def _open(self, url: str, progress: Progress | None, *, listings: bool) -> Opened:
         self.policy.check_url(url)
         key = self.cache.key(url)
         lock = self._locks.setdefault(key, anyio.Lock())
@@ -134,7 +165,7 @@ class ExportReader:
                         return Opened(entry, entry.summary(), True, time.monotonic() - started)
                     except CorruptEntry as exc:
                         self.cache.drop(key, str(exc))
-                entry, summary = await self._build(url, key, progress, summary_only=summary_only and not listings)
+                entry, summary = await self._build(url, key, progress)
                 return Opened(entry, summary, False, time.monotonic() - started)
         finally:
             if not lock.locked() and not lock.statistics().tasks_waiting:
@@ -153,13 +184,13 @@ class ExportReader:
         progress: Progress | None = None,
     ) -> Page:
         """Up to ``limit`` rows of one listing. A cached entry found damaged is dropped and read again, once."""
-        opened = await self._open(url, progress, summary_only=False, listings=True)
+        opened = await self._open(url, progress, listings=True)
         try:
             return self._page(opened, focus, query, start, end, cursor, limit)
         except CorruptEntry as exc:
             # Damaged on disk since it was written: never serve it; read the export again, once.
             self.forget(url, str(exc))
-            opened = await self._open(url, progress, summary_only=False, listings=True)
+            opened = await self._open(url, progress, listings=True)
             if cursor is not None:
                 raise InputError(
                     "The cached copy of this export was damaged and has been re-read, so earlier cursors no longer "
@@ -200,45 +231,45 @@ class ExportReader:
         # A read cut by a smaller byte cap than today's is read again, further.
         return not entry.manifest.get("byte_cap_hit") or entry.manifest.get("max_bytes", 0) >= self.limits.max_bytes
 
-    async def _build(
-        self, url: str, key: str, progress: Progress | None, *, summary_only: bool
-    ) -> tuple[Entry, SessionSummary]:
-        scratch = None if summary_only else self.cache.scratch()
+    async def _build(self, url: str, key: str, progress: Progress | None) -> tuple[Entry, SessionSummary]:
+        scratch = self.cache.scratch()
         try:
             builder = IndexBuilder(scratch)
-            stats = Reading(max_bytes=self.limits.max_bytes, time_budget=self.limits.time_budget)
-            began = last_report = time.monotonic()
-            deadline = began + self.limits.time_budget
-            async with aclosing(stream_lines(self.client, url, self.policy, self.limits, stats)) as batches:
-                async for batch in batches:
-                    for first in range(0, len(batch), SLICE_LINES):
-                        builder.feed(batch[first : first + SLICE_LINES] if len(batch) > SLICE_LINES else batch)
-                        await anyio.lowlevel.checkpoint()  # let other requests run between slices
-                        if time.monotonic() > deadline:
-                            stats.time_budget_hit = True
-                            break
-                    if stats.time_budget_hit:
-                        break
-                    now = time.monotonic()
-                    if progress is not None and now - last_report >= _PROGRESS_EVERY:
-                        last_report = now
-                        await progress(stats.bytes, now - began)
-            summary = builder.finish(stats, transfer_complete=stats.complete)
-            summary_bytes = encode_summary(summary)
-            transient = stats.transfer_error is not None or stats.time_budget_hit
-            extra = {
-                "byte_cap_hit": stats.byte_cap_hit,
-                "max_bytes": self.limits.max_bytes,
-                "transient": transient,
-                "secret": secrets.token_hex(16),  # keys the MACs of this entry's cursors
-            }
-            if scratch is None:
-                return self.cache.commit_summary_only(key, summary_bytes, extra), summary
+            summary, summary_bytes, extra = await self._parse(url, builder, progress)
             (scratch / SUMMARY_FILE).write_bytes(summary_bytes)
             files = builder.file_facts()
             files[SUMMARY_FILE] = (len(summary_bytes), zlib.crc32(summary_bytes))
             return self.cache.commit(scratch, key, files, extra), summary
         except BaseException:
-            if scratch is not None:
-                self.cache.discard(scratch)
+            self.cache.discard(scratch)
             raise
+
+    async def _parse(
+        self, url: str, builder: IndexBuilder, progress: Progress | None
+    ) -> tuple[SessionSummary, bytes, dict[str, Any]]:
+        """Download and parse the export into ``builder``: its summary, encoded, and the cache entry's notes."""
+        stats = Reading(max_bytes=self.limits.max_bytes, time_budget=self.limits.time_budget)
+        began = last_report = time.monotonic()
+        deadline = began + self.limits.time_budget
+        async with aclosing(stream_lines(self.client, url, self.policy, self.limits, stats)) as batches:
+            async for batch in batches:
+                for first in range(0, len(batch), SLICE_LINES):
+                    builder.feed(batch[first : first + SLICE_LINES] if len(batch) > SLICE_LINES else batch)
+                    await anyio.lowlevel.checkpoint()  # let other requests run between slices
+                    if time.monotonic() > deadline:
+                        stats.time_budget_hit = True
+                        break
+                if stats.time_budget_hit:
+                    break
+                now = time.monotonic()
+                if progress is not None and now - last_report >= _PROGRESS_EVERY:
+                    last_report = now
+                    await progress(stats.bytes, now - began)
+        summary = builder.finish(stats, transfer_complete=stats.complete)
+        extra = {
+            "byte_cap_hit": stats.byte_cap_hit,
+            "max_bytes": self.limits.max_bytes,
+            "transient": stats.transfer_error is not None or stats.time_budget_hit,
+            "secret": secrets.token_hex(16),  # keys the MACs of this entry's cursors
+        }
+        return summary, encode_summary(summary), extra

@@ -24,7 +24,7 @@ import anyio
 
 from mcp_server.adapters.logrocket import ExportFile, LogRocketClient
 from mcp_server.exports.cache import url_key
-from mcp_server.exports.reader import ExportReader
+from mcp_server.exports.reader import ExportReader, PendingEntry
 from mcp_server.exports.urlinfo import inspect_export_url
 from mcp_server.library.db import database_errors, index_unavailable
 from mcp_server.library.facts import NoTimestamps, bytes_read, facts_from_summary, read_was_interrupted
@@ -197,7 +197,8 @@ class _Run:
         self._last_renew = 0.0
         self.lost = False  # the lock's lease lapsed and another worker took it
         self.scope: anyio.CancelScope | None = None
-        self._pending: list[tuple[SessionFacts, int]] = []  # (facts, bytes read), read but not yet stored
+        # (facts, bytes read, its cache entry to write): read, not yet stored
+        self._pending: list[tuple[SessionFacts, int, PendingEntry | None]] = []
         self._unfinished = 0  # reads of the current _read_all not yet over
 
     def _left(self) -> float | None:
@@ -363,8 +364,7 @@ class _Run:
 
     async def _read_one(self, key: str, session_id: str | None, ref: ExportRef) -> None:
         try:
-            opened = await self.s.reader.open(ref.url, summary_only=True)
-            summary = opened.summary
+            summary, pending = await self.s.reader.read_summary(ref.url)
             interrupted = read_was_interrupted(summary)
             if interrupted is not None:
                 raise _Unreadable(interrupted)
@@ -378,7 +378,7 @@ class _Run:
             logger.info("reading export %s failed (%s); recorded for the next sync", key, type(exc).__name__)
             await self._failed(key, session_id, ref, clean_text(str(exc) or type(exc).__name__, 300, process_redactor))
             return
-        self._pending.append((facts, bytes_read(summary)))
+        self._pending.append((facts, bytes_read(summary), pending))
         if len(self._pending) >= STORE_BATCH or self._unfinished <= 1:  # a batch, or the last read of these
             await self._store_pending()
             await self._tick()
@@ -391,10 +391,10 @@ class _Run:
         await self._renew(force=True)  # write only while holding the lock
         if self.lost:
             return
-        await in_thread(self.store.put_many, [facts for facts, _ in batch], now_ms())
+        await in_thread(_cache_and_store, self.store, batch, now_ms())
         self.progress.indexed += len(batch)
-        self.progress.reached_ms = max(self.progress.reached_ms or 0, *(facts.started_ms for facts, _ in batch))
-        self.progress.bytes += sum(size for _, size in batch)
+        self.progress.reached_ms = max(self.progress.reached_ms or 0, *(facts.started_ms for facts, _, _ in batch))
+        self.progress.bytes += sum(size for _, size, _ in batch)
 
     async def _failed(self, key: str, session_id: str | None, ref: ExportRef, reason: str) -> None:
         with anyio.CancelScope(shield=True):
@@ -432,6 +432,17 @@ class _Run:
 
 class _Unreadable(Exception):
     pass
+
+
+def _cache_and_store(store: Store, batch: list[tuple[SessionFacts, int, PendingEntry | None]], now: int) -> None:
+    """Write the batch's export cache entries, then store its facts (in a worker thread: both wait on the disk)."""
+    for _, _, pending in batch:
+        if pending is not None:
+            try:
+                pending.commit()
+            except OSError as exc:  # the cache only saves a later download; the index is what a sync is for
+                logger.warning("could not cache a synced export's summary: %s", exc)
+    store.put_many([facts for facts, _, _ in batch], now)
 
 
 def expiry_ms(url: str) -> int | None:
