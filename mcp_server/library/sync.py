@@ -15,12 +15,14 @@ import os
 import socket
 import time
 import uuid
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar
 
 import anyio
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from mcp_server.adapters.logrocket import ExportFile, LogRocketClient
 from mcp_server.exports.cache import url_key
@@ -200,12 +202,18 @@ class _Run:
         # (facts, bytes read, its cache entry to write): read, not yet stored
         self._pending: list[tuple[SessionFacts, int, PendingEntry | None]] = []
         self._unfinished = 0  # reads of the current _read_all not yet over
+        self._read_ok = 0  # exports read into facts by this run (stored, or about to be)
+        self._in_flight = 0  # exports queued for the readers and not read yet
+        self._idle = anyio.Event()  # set whenever no read is queued or under way
+        self._scheduled: set[str] = set()  # export keys queued by this run (a later page may list them again)
+        self._storing = anyio.Lock()  # one store at a time: a saved cursor must follow every store before it
+        self._saving = anyio.Lock()
 
     def _left(self) -> float | None:
         return None if self.deadline is None else self.deadline - time.monotonic()
 
     def _room(self) -> int | None:
-        return None if self.max_sessions is None else self.max_sessions - self.progress.indexed
+        return None if self.max_sessions is None else self.max_sessions - self._read_ok
 
     async def sync(self, since_ms: int | None) -> Literal["done", "time", "max_sessions"]:
         position = await in_thread(self.store.position, self.app)
@@ -220,13 +228,59 @@ class _Run:
         if stopped is not None:
             return stopped
         cursor, date_ms = position.cursor, position.cursor_date_ms if position.cursor is None else None
+        return await self._list_and_read(cursor, date_ms)
+
+    async def _list_and_read(self, cursor: str | None, date_ms: int | None) -> Literal["done", "time", "max_sessions"]:
+        """Page the listing and read each page's new exports, ``concurrency`` at a time, as one stream of reads.
+
+        The next page is listed, and its exports start downloading, while the last reads of the page before are
+        still under way: waiting for a page's slowest download before listing the next left most download slots
+        idle whenever each download waits on a distant host. A page's cursor is saved once it and every page
+        before it have been read and stored, so a sync stopped anywhere lists again from the first page it had
+        not finished (what it had stored of later pages is recognised as indexed, not read again).
+        """
+        send, receive = anyio.create_memory_object_stream[_Job](self.s.concurrency)
+        listed: deque[_Listed] = deque()  # pages whose cursor is not saved yet, oldest first
+        outcome: Literal["done", "time", "max_sessions"] = "done"
+        failure: Exception | None = None
+        left = self._left()
+        try:
+            with anyio.move_on_after(left if left is not None else float("inf")) as scope:
+                async with anyio.create_task_group() as tg:
+                    with receive:
+                        for _ in range(self.s.concurrency):
+                            tg.start_soon(self._reader, receive.clone(), listed)
+                    with send:
+                        try:
+                            outcome = await self._lister(send, listed, cursor, date_ms)
+                        except Exception as exc:  # a listing that fails is raised as itself, not in an ExceptionGroup
+                            failure = exc
+                            tg.cancel_scope.cancel()
+        finally:
+            with anyio.CancelScope(shield=True):  # stopped by time, a cancel or an error: keep what was read
+                await self._store_pending()
+        if failure is not None:
+            raise failure
+        if self.lost or scope.cancelled_caught or (outcome == "done" and listed):
+            return "time"  # (listed pages left unsaved: reads the time budget cut short)
+        return outcome
+
+    async def _lister(
+        self,
+        send: MemoryObjectSendStream[_Job],
+        listed: deque[_Listed],
+        cursor: str | None,
+        date_ms: int | None,
+    ) -> Literal["done", "time", "max_sessions"]:
+        """List pages from ``cursor`` and queue their new exports for the readers; how the listing ended."""
         while True:
             left = self._left()
             if left is not None and left <= 0:
                 return "time"
-            room = self._room()
-            if room is not None and room <= 0:
-                return "max_sessions"
+            if self.max_sessions is not None and self.max_sessions - self._claimed() <= 0:
+                await self._drain()  # a read under way that fails leaves room for another
+                if self.max_sessions - self._claimed() <= 0:
+                    return "max_sessions"
             page = await self._within_budget(
                 self.s.logrocket.list_exports(cursor=cursor, limit=self.s.page_size, date_ms=date_ms)
             )
@@ -235,25 +289,76 @@ class _Run:
             self.progress.pages += 1
             self.progress.listed += len(page.files)
             refs = [(f, ExportRef(f.url, _expiry(f), cursor, date_ms)) for f in page.files]
-            outcome = await self._page(refs)
-            if outcome is not None:
-                return outcome  # stopped inside the page: the cursor stays before it, so the page is listed again
+            todo = await self._new_exports(refs)
+            cut = False
+            if self.max_sessions is not None:
+                if len(todo) > self.max_sessions - self._claimed():
+                    await self._drain()  # the room left is exact only once the reads under way are over
+                room = self.max_sessions - self._claimed()
+                cut = len(todo) > room
+                todo = todo[: max(room, 0)]
             end = not page.files or page.cursor is None or page.cursor == cursor or len(page.files) < self.s.page_size
             # Sessions on this page past until were skipped: the saved cursor stays before the page, so the
             # next sync lists it again and indexes them (the others are recognised as indexed, not read again).
             skipped = self.until_ms is not None and any(self._beyond(f) for f, _ in refs)
             if page.cursor is not None and not skipped:
                 cursor, date_ms = page.cursor, None
-            await self._renew(force=True)  # write only while holding the lock
-            if self.lost:
-                return "time"
-            now = now_ms()
-            position = await in_thread(self.store.position, self.app)
-            through = now if end and not skipped else position.synced_through_ms
-            position = SyncPosition(position.window_from_ms, cursor, date_ms, through, now)
-            await in_thread(self.store.save_position, self.app, position)
+            # A page cut by max_sessions is never saved as read: the next sync lists it again.
+            entry = _Listed(cursor, date_ms, end and not skipped, len(todo), saveable=not cut)
+            listed.append(entry)
+            if todo and self._idle.is_set():
+                self._idle = anyio.Event()
+            self._in_flight += len(todo)
+            for key, session_id, ref in todo:
+                self._scheduled.add(key)
+                await send.send(_Job(key, session_id, ref, entry))
+            if not todo:
+                await self._save_read_pages(listed)
+            if cut:
+                return "max_sessions"
             if end or skipped:
                 return "done"
+
+    async def _reader(self, receive: MemoryObjectReceiveStream[_Job], listed: deque[_Listed]) -> None:
+        with receive:
+            async for job in receive:
+                try:
+                    left = self._left()
+                    if left is not None and left <= 0:
+                        continue  # out of time: its page stays unread, and is listed again next time
+                    await self._read_one(job.key, job.session_id, job.ref)
+                    job.page.unread -= 1
+                finally:
+                    self._in_flight -= 1
+                    if not self._in_flight:
+                        self._idle.set()
+                if job.page.unread == 0:
+                    await self._save_read_pages(listed)
+                else:
+                    await self._store_if_full()
+
+    def _claimed(self) -> int:
+        """Exports of this run read into the index, or being read (what max_sessions counts)."""
+        return self._read_ok + self._in_flight
+
+    async def _drain(self) -> None:
+        while self._in_flight:
+            await self._idle.wait()
+
+    async def _save_read_pages(self, listed: deque[_Listed]) -> None:
+        """A page's reads are over: store what was read, then save the cursor after each page read in full, in
+        listing order."""
+        async with self._saving:
+            await self._store_pending()
+            await self._tick()
+            await self._renew(force=True)  # write only while holding the lock
+            while listed and listed[0].unread == 0 and listed[0].saveable and not self.lost:
+                page = listed.popleft()
+                now = now_ms()
+                position = await in_thread(self.store.position, self.app)
+                through = now if page.last else position.synced_through_ms
+                position = SyncPosition(position.window_from_ms, page.cursor, page.date_ms, through, now)
+                await in_thread(self.store.save_position, self.app, position)
 
     async def _within_budget(self, work: Awaitable[_T]) -> _T | None:
         left = self._left()
@@ -271,22 +376,15 @@ class _Run:
         start = int(datetime.fromisoformat(day).replace(tzinfo=UTC).timestamp() * 1000)
         return start >= self.until_ms
 
-    async def _page(self, refs: list[tuple[ExportFile, ExportRef]]) -> Literal["time", "max_sessions"] | None:
+    async def _new_exports(self, refs: list[tuple[ExportFile, ExportRef]]) -> list[tuple[str, str | None, ExportRef]]:
+        """This page's exports not indexed yet (nor being read); those that are get their newer links stored."""
         keyed = [(export_key(f.url), f, ref) for f, ref in refs]
         known = await in_thread(self.store.indexed, self.app, [k for (k, _), _, _ in keyed])
         fresh = {k: ref for (k, _), _, ref in keyed if k in known}
         if fresh:
             await in_thread(self.store.update_exports, self.app, fresh)  # newer links for read_session_export
         self.progress.already += len(fresh)
-        todo = self._todo(keyed, known)
-        room = self._room()
-        cut = room is not None and len(todo) > room
-        if cut and room is not None:
-            todo = todo[:room]
-        finished = await self._read_all(todo)
-        if not finished:
-            return "time"
-        return "max_sessions" if cut else None
+        return self._todo(keyed, known | self._scheduled)
 
     def _todo(
         self, keyed: list[tuple[tuple[str, str | None], ExportFile, ExportRef]], known: set[str]
@@ -345,6 +443,7 @@ class _Run:
                     if left is not None and left <= 0:
                         return
                     await self._read_one(key, session_id, ref)
+                    await self._store_if_full(last=self._unfinished <= 1)
             finally:
                 self._unfinished -= 1
 
@@ -379,19 +478,26 @@ class _Run:
             await self._failed(key, session_id, ref, clean_text(str(exc) or type(exc).__name__, 300, process_redactor))
             return
         self._pending.append((facts, bytes_read(summary), pending))
-        if len(self._pending) >= STORE_BATCH or self._unfinished <= 1:  # a batch, or the last read of these
+        self._read_ok += 1
+
+    async def _store_if_full(self, *, last: bool = False) -> None:
+        """Store what was read once it makes a batch (or when ``last``: the last read of a group)."""
+        if len(self._pending) >= STORE_BATCH or (last and self._pending):
             await self._store_pending()
             await self._tick()
 
     async def _store_pending(self) -> None:
         """Store the facts read so far, in one transaction, and count them as indexed."""
-        batch, self._pending = self._pending, []
-        if not batch:
-            return
-        await self._renew(force=True)  # write only while holding the lock
-        if self.lost:
-            return
-        await in_thread(_cache_and_store, self.store, batch, now_ms())
+        async with self._storing:
+            batch, self._pending = self._pending, []
+            if not batch:
+                return
+            # Taken from _pending, the batch is stored even if the sync is cancelled meanwhile: nothing read is lost.
+            with anyio.CancelScope(shield=True):
+                await self._renew(force=True)  # write only while holding the lock
+                if self.lost:
+                    return
+                await in_thread(_cache_and_store, self.store, batch, now_ms())
         self.progress.indexed += len(batch)
         self.progress.reached_ms = max(self.progress.reached_ms or 0, *(facts.started_ms for facts, _, _ in batch))
         self.progress.bytes += sum(size for _, size, _ in batch)
@@ -432,6 +538,25 @@ class _Run:
 
 class _Unreadable(Exception):
     pass
+
+
+@dataclass(eq=False)
+class _Listed:
+    """A listed page: the cursor after it, and how many of its new exports are not read yet."""
+
+    cursor: str | None
+    date_ms: int | None
+    last: bool  # the listing's end: saving it marks the sync as through to now
+    unread: int
+    saveable: bool  # False when max_sessions cut it: it is listed again next time
+
+
+@dataclass(frozen=True)
+class _Job:
+    key: str
+    session_id: str | None
+    ref: ExportRef
+    page: _Listed
 
 
 def _cache_and_store(store: Store, batch: list[tuple[SessionFacts, int, PendingEntry | None]], now: int) -> None:
