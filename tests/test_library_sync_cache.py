@@ -22,6 +22,7 @@ from mcp_server.library.facts import facts_from_summary
 from mcp_server.library.model import ExportRef
 from mcp_server.library.store import Store
 from mcp_server.sandbox.app import Sandbox
+from mcp_server.sandbox.faults import Fault
 from mcp_server.sandbox.server import SandboxServer
 from mcp_server.sandbox.world import SandboxWorld
 from mcp_server.settings import Settings
@@ -184,3 +185,44 @@ def expire_every_link(settings: Settings) -> None:
             tx.execute(EXPIRE_AND_SPOIL)
     finally:
         store.close()
+
+
+async def test_an_export_without_times_is_cached_so_its_retry_downloads_nothing(
+    world: SandboxServer, tmp_path: Path
+) -> None:
+    app = world.world.app("acme", "web")
+    assert app is not None
+    victim = app.sessions[2]
+    world.sandbox.faults.add(Fault(kind="malformed", path=victim.recording_id, times=100))  # no line parses
+    settings = settings_in(world, tmp_path)
+    worker = Worker(settings)
+    try:
+        first = await worker.syncer.run(since_ms=SINCE, max_sessions=SYNCED)
+        assert [f.session_id for f in first.failures] == [victim.session_id]
+        assert "time" in first.failures[0].reason
+        again = await worker.syncer.run(max_sessions=SYNCED)  # retries it first: answered by the cache
+        assert again.progress.retried == 1 and again.progress.failed == 1
+    finally:
+        await worker.close()
+    victim_downloads = [n for path, n in downloads(world).items() if victim.recording_id in path]
+    assert victim_downloads == [1]
+
+
+async def test_a_synced_summary_is_not_cached_beside_a_full_entry_of_the_export(
+    world: SandboxServer, tmp_path: Path
+) -> None:
+    settings = settings_in(world, tmp_path)
+    async with connect(settings) as client:
+        listing = await client.call_tool("list_exports", {"limit": 1})
+    assert listing.structured_content is not None
+    url = listing.structured_content["sessions"][0]["url"]
+    reader = ExportReader(settings)
+    try:
+        summary, pending = await reader.read_summary(url)  # a sync's read, its entry not written yet
+        opened = await reader.open(url)  # meanwhile, a read in full of the same export
+        assert pending is not None and not opened.entry.summary_only
+        pending.commit()  # the sync's batch comes later: the full entry serves its summary already
+    finally:
+        await reader.aclose()
+    assert [p.name for p in cache_entries(settings)] == [opened.entry.directory.name]
+    assert encode_summary(summary) != b""

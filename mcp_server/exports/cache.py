@@ -18,6 +18,7 @@ import hashlib
 import logging
 import os
 import shutil
+import threading
 import time
 import uuid
 import zlib
@@ -151,6 +152,7 @@ class ExportCache:
         self._total_at_walk: int | None = None
         self._added_since_walk = 0
         self._walked_at = 0.0
+        self._upkeep = threading.RLock()
 
     @staticmethod
     def key(url: str) -> str:
@@ -288,16 +290,23 @@ class ExportCache:
         return Entry(target, manifest)
 
     def _added(self, key: str, size: int) -> None:
-        self._added_since_walk += size
-        if (
-            self._total_at_walk is None
-            or self._total_at_walk + self._added_since_walk > self.max_bytes
-            or time.monotonic() - self._walked_at > _WALK_EVERY
-        ):
-            self.evict(keep=key)
+        # A sync commits its entries from a worker thread while the event loop commits reads of its own.
+        with self._upkeep:
+            self._added_since_walk += size
+            if (
+                self._total_at_walk is None
+                or self._total_at_walk + self._added_since_walk > self.max_bytes
+                or time.monotonic() - self._walked_at > _WALK_EVERY
+            ):
+                self.evict(keep=key)
 
-    def commit_summary_only(self, key: str, summary_bytes: bytes, extra: dict[str, Any]) -> Entry:
-        """Write a summary-only entry: one file, the manifest line first, renamed into place when complete."""
+    def commit_summary_only(self, key: str, summary_bytes: bytes, extra: dict[str, Any]) -> Entry | None:
+        """Write a summary-only entry: one file, the manifest line first, renamed into place when complete.
+
+        None when a full entry of the export is there already (a read in full while the sync's summary waited
+        for its batch): it serves the summary too, and a second copy would only take room."""
+        if (self.root / key / MANIFEST).exists():
+            return None
         manifest = {
             "version": FORMAT_VERSION,
             "created": time.time(),
@@ -332,6 +341,10 @@ class ExportCache:
 
     def evict(self, keep: str | None = None) -> None:
         """Drop expired entries, then the least recently used until the cache fits its size cap."""
+        with self._upkeep:
+            self._evict(keep)
+
+    def _evict(self, keep: str | None) -> None:
         entries: list[tuple[float, int, Path]] = []
         now = time.time()
         for directory in self.root.iterdir() if self.root.exists() else ():

@@ -207,6 +207,8 @@ class _Run:
         self._idle = anyio.Event()  # set whenever no read is queued or under way
         self._scheduled: set[str] = set()  # export keys queued by this run (a later page may list them again)
         self._storing = anyio.Lock()  # one store at a time: a saved cursor must follow every store before it
+        self._failure: Exception | None = None  # the first error of a reader or the lister, raised once they end
+        self._readers: anyio.CancelScope | None = None
         self._saving = anyio.Lock()
 
     def _left(self) -> float | None:
@@ -242,25 +244,24 @@ class _Run:
         send, receive = anyio.create_memory_object_stream[_Job](self.s.concurrency)
         listed: deque[_Listed] = deque()  # pages whose cursor is not saved yet, oldest first
         outcome: Literal["done", "time", "max_sessions"] = "done"
-        failure: Exception | None = None
         left = self._left()
         try:
             with anyio.move_on_after(left if left is not None else float("inf")) as scope:
                 async with anyio.create_task_group() as tg:
+                    self._readers = tg.cancel_scope
                     with receive:
                         for _ in range(self.s.concurrency):
                             tg.start_soon(self._reader, receive.clone(), listed)
                     with send:
                         try:
                             outcome = await self._lister(send, listed, cursor, date_ms)
-                        except Exception as exc:  # a listing that fails is raised as itself, not in an ExceptionGroup
-                            failure = exc
-                            tg.cancel_scope.cancel()
+                        except Exception as exc:  # the reads queued before it still end (within the budget)
+                            self._failure = self._failure or exc
         finally:
             with anyio.CancelScope(shield=True):  # stopped by time, a cancel or an error: keep what was read
                 await self._store_pending()
-        if failure is not None:
-            raise failure
+        if self._failure is not None:
+            raise self._failure  # as itself, not in an ExceptionGroup: the tool says what went wrong
         if self.lost or scope.cancelled_caught or (outcome == "done" and listed):
             return "time"  # (listed pages left unsaved: reads the time budget cut short)
         return outcome
@@ -320,6 +321,14 @@ class _Run:
                 return "done"
 
     async def _reader(self, receive: MemoryObjectReceiveStream[_Job], listed: deque[_Listed]) -> None:
+        try:
+            await self._read_queued(receive, listed)
+        except Exception as exc:  # (a store that failed, a report that raised) ends every read, and the sync
+            self._failure = self._failure or exc
+            if self._readers is not None:
+                self._readers.cancel()
+
+    async def _read_queued(self, receive: MemoryObjectReceiveStream[_Job], listed: deque[_Listed]) -> None:
         with receive:
             async for job in receive:
                 try:
@@ -414,6 +423,7 @@ class _Run:
         room = self._room()
         if room is not None:
             todo = todo[:room]
+        self._scheduled.update(key for key, _, _ in todo)  # read now: not again when a page lists it
         self.progress.retried += len(todo)
         finished = await self._read_all(todo)
         return None if finished else "time"
@@ -436,7 +446,7 @@ class _Run:
             return True
         limiter = anyio.CapacityLimiter(self.s.concurrency)
 
-        async def one(key: str, session_id: str | None, ref: ExportRef) -> None:
+        async def one(key: str, session_id: str | None, ref: ExportRef, scope: anyio.CancelScope) -> None:
             try:
                 async with limiter:
                     left = self._left()
@@ -444,6 +454,9 @@ class _Run:
                         return
                     await self._read_one(key, session_id, ref)
                     await self._store_if_full(last=self._unfinished <= 1)
+            except Exception as exc:  # raised as itself once the others end, not in an ExceptionGroup
+                self._failure = self._failure or exc
+                scope.cancel()
             finally:
                 self._unfinished -= 1
 
@@ -454,14 +467,17 @@ class _Run:
             with anyio.move_on_after(left if left is not None else float("inf")) as scope:
                 async with anyio.create_task_group() as tg:
                     for key, session_id, ref in todo:
-                        tg.start_soon(one, key, session_id, ref)
+                        tg.start_soon(one, key, session_id, ref, tg.cancel_scope)
         finally:
             with anyio.CancelScope(shield=True):  # stopped by time, a cancel or an error: keep what was read
                 await self._store_pending()
+        if self._failure is not None:
+            raise self._failure
         left = self._left()
         return not scope.cancelled_caught and (left is None or left > 0)
 
     async def _read_one(self, key: str, session_id: str | None, ref: ExportRef) -> None:
+        pending: PendingEntry | None = None
         try:
             summary, pending = await self.s.reader.read_summary(ref.url)
             interrupted = read_was_interrupted(summary)
@@ -471,7 +487,9 @@ class _Run:
         except anyio.get_cancelled_exc_class():
             raise
         except (NoTimestamps, _Unreadable) as exc:
-            await self._failed(key, session_id, ref, str(exc))
+            # A summary without times was read in full: cached, its retry needs no download (it reads the same).
+            keep = pending if isinstance(exc, NoTimestamps) else None
+            await self._failed(key, session_id, ref, str(exc), keep)
             return
         except Exception as exc:  # any failure of one export is recorded and retried; the sync goes on
             logger.info("reading export %s failed (%s); recorded for the next sync", key, type(exc).__name__)
@@ -502,8 +520,12 @@ class _Run:
         self.progress.reached_ms = max(self.progress.reached_ms or 0, *(facts.started_ms for facts, _, _ in batch))
         self.progress.bytes += sum(size for _, size, _ in batch)
 
-    async def _failed(self, key: str, session_id: str | None, ref: ExportRef, reason: str) -> None:
+    async def _failed(
+        self, key: str, session_id: str | None, ref: ExportRef, reason: str, pending: PendingEntry | None = None
+    ) -> None:
         with anyio.CancelScope(shield=True):
+            if pending is not None:
+                await in_thread(_cache, [pending])
             await in_thread(self.store.record_failure, self.app, key, session_id, ref, reason, now_ms())
         self.progress.failed += 1
         if len(self.failures) < 50:
@@ -561,13 +583,16 @@ class _Job:
 
 def _cache_and_store(store: Store, batch: list[tuple[SessionFacts, int, PendingEntry | None]], now: int) -> None:
     """Write the batch's export cache entries, then store its facts (in a worker thread: both wait on the disk)."""
-    for _, _, pending in batch:
-        if pending is not None:
-            try:
-                pending.commit()
-            except OSError as exc:  # the cache only saves a later download; the index is what a sync is for
-                logger.warning("could not cache a synced export's summary: %s", exc)
+    _cache([pending for _, _, pending in batch if pending is not None])
     store.put_many([facts for facts, _, _ in batch], now)
+
+
+def _cache(entries: list[PendingEntry]) -> None:
+    for pending in entries:
+        try:
+            pending.commit()
+        except OSError as exc:  # the cache only saves a later download; the index is what a sync is for
+            logger.warning("could not cache a synced export's summary: %s", exc)
 
 
 def expiry_ms(url: str) -> int | None:
