@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 import sqlite3
+import threading
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, cast
 
@@ -16,6 +17,7 @@ from mcp_server.adapters.logrocket import LogRocketClient
 from mcp_server.errors import ConfigError
 from mcp_server.exports.reader import ExportReader
 from mcp_server.library.db import open_database
+from mcp_server.library.model import SessionFacts
 from mcp_server.library.store import SessionQuery, Store
 from mcp_server.library.sync import Syncer, SyncProgress, export_key
 from mcp_server.sandbox.app import Sandbox
@@ -732,5 +734,122 @@ async def test_an_export_retried_by_a_sync_is_not_read_again_when_a_page_lists_i
         assert again.status == "done" and again.progress.retried == 1
         assert reader.reads[reader.broken] == 1
         assert max(reader.reads.values()) == 1
+    finally:
+        await worker.close()
+
+
+class PageEnds:
+    """Holds the last export of the first page until the second page's others are read, and the second
+    page's first export until the first page's cursor is being saved."""
+
+    def __init__(self, reader: ExportReader, held: str, late: str, second_page: set[str]) -> None:
+        self.reader, self.held, self.late, self.second_page = reader, held, late, second_page
+        self.read: set[str] = set()
+        self.others_read = anyio.Event()
+        self.saving_first = threading.Event()
+        self.late_read = threading.Event()
+
+    @property
+    def cache(self) -> Any:
+        return self.reader.cache
+
+    async def read_summary(self, url: str) -> Any:
+        key = export_key(url)[0]
+        if key == self.held:
+            await self.others_read.wait()
+        if key == self.late:
+            await anyio.to_thread.run_sync(self.saving_first.wait, 30)
+        result = await self.reader.read_summary(url)
+        self.read.add(key)
+        if len(self.read & self.second_page) >= len(self.second_page) - 1:
+            self.others_read.set()
+        if key == self.late:
+            self.late_read.set()
+        return result
+
+
+async def test_a_page_that_ends_while_an_earlier_one_is_saved_keeps_its_cursor_until_it_is_stored(
+    world: SandboxServer, url: str, tmp_path: Path
+) -> None:
+    worker = Worker(settings_for(world, url, tmp_path / "c"))
+    first = await worker.lr.list_exports(cursor=None, limit=PAGE, date_ms=SINCE)
+    second = await worker.lr.list_exports(cursor=first.cursor, limit=PAGE, date_ms=None)
+    late = export_key(second.files[0].url)[0]
+    reader = PageEnds(
+        worker.reader, export_key(first.files[-1].url)[0], late, {export_key(f.url)[0] for f in second.files}
+    )
+    worker.syncer = Syncer(worker.store, worker.lr, cast(ExportReader, reader), concurrency=3, page_size=PAGE)
+    real_save, real_put = worker.store.save_position, worker.store.put_many
+    early: list[str] = []
+
+    def save_position(app: str, position: Any) -> None:
+        if position.cursor == first.cursor:
+            reader.saving_first.set()
+            reader.late_read.wait(30)  # the second page's last read ends while this is saved
+        if position.cursor == second.cursor and not worker.store.indexed(app, [late]):
+            early.append("the second page's cursor was saved before its last export was stored")
+        real_save(app, position)
+
+    def put_many(batch: Sequence[SessionFacts], now_ms: int) -> None:
+        if any(f.session_id == late for f in batch):
+            raise sqlite3.OperationalError("database is locked")  # that export's batch fails, once
+        real_put(batch, now_ms)
+
+    worker.store.save_position = save_position  # type: ignore[method-assign]
+    worker.store.put_many = put_many  # type: ignore[method-assign]
+    try:
+        with anyio.fail_after(60):  # a guard against hanging, not a measured speed
+            with pytest.raises(ConfigError):
+                await worker.syncer.run(since_ms=SINCE)
+            worker.store.put_many = real_put  # type: ignore[method-assign]
+            again = await worker.syncer.run()
+        assert early == []
+        assert again.status == "done"
+        assert len(worker.store.find(SessionQuery(), after=None, limit=10_000)) == app_sessions(world)
+    finally:
+        await worker.close()
+
+
+async def test_no_cursor_moves_past_facts_that_failed_to_store(world: SandboxServer, url: str, tmp_path: Path) -> None:
+    worker = Worker(settings_for(world, url, tmp_path / "c"))
+    try:
+        assert (await worker.syncer.run(since_ms=SINCE)).status == "done"
+        first = await worker.lr.list_exports(cursor=None, limit=PAGE, date_ms=SINCE)
+        keys = [export_key(f.url)[0] for f in first.files]
+        # The first page's sessions are not indexed and nothing is synced; the later pages' are indexed, so
+        # listing them reads nothing: the lister stores what was read so far when it gets there.
+        with worker.store.db.transaction() as tx:
+            for key in keys:
+                for table in ("srm_session_pages", "srm_session_errors", "srm_session_requests"):
+                    tx.execute(f"DELETE FROM {table} WHERE app = 'acme/web' AND session_id = ?", (key,))
+                tx.execute("DELETE FROM srm_session_events WHERE app = 'acme/web' AND session_id = ?", (key,))
+                tx.execute("DELETE FROM srm_sessions WHERE app = 'acme/web' AND session_id = ?", (key,))
+            tx.execute("DELETE FROM srm_sync_state WHERE app = 'acme/web'")
+        real_put = worker.store.put_many
+        stores: list[int] = []
+
+        def put_many(batch: Sequence[SessionFacts], now_ms: int) -> None:
+            stores.append(len(batch))
+            if len(stores) == 1:
+                raise sqlite3.OperationalError("database is locked")  # the first store fails, once
+            real_put(batch, now_ms)
+
+        worker.store.put_many = put_many  # type: ignore[method-assign]
+
+        class Slow:
+            cache = worker.reader.cache
+
+            async def read_summary(self, url: str) -> Any:
+                await anyio.sleep(0.2)  # downloads slower than listing a page
+                return await worker.reader.read_summary(url)
+
+        worker.syncer = Syncer(worker.store, worker.lr, cast(ExportReader, Slow()), concurrency=3, page_size=PAGE)
+        with anyio.fail_after(60):  # a guard against hanging, not a measured speed
+            with pytest.raises(ConfigError):
+                await worker.syncer.run(since_ms=SINCE)
+            worker.store.put_many = real_put  # type: ignore[method-assign]
+            again = await worker.syncer.run()
+        assert again.status == "done"
+        assert len(worker.store.find(SessionQuery(), after=None, limit=10_000)) == app_sessions(world)
     finally:
         await worker.close()

@@ -208,6 +208,7 @@ class _Run:
         self._scheduled: set[str] = set()  # export keys queued by this run (a later page may list them again)
         self._storing = anyio.Lock()  # one store at a time: a saved cursor must follow every store before it
         self._failure: Exception | None = None  # the first error of a reader or the lister, raised once they end
+        self._unstored = False  # a batch of facts failed to store: cursors stay where they are
         self._readers: anyio.CancelScope | None = None
         self._saving = anyio.Lock()
 
@@ -358,10 +359,17 @@ class _Run:
         """A page's reads are over: store what was read, then save the cursor after each page read in full, in
         listing order."""
         async with self._saving:
+            # Only the pages read in full before this store: a page that ends during the awaits below has facts
+            # this store did not take, and is saved by the reader that ended it, after its own store.
+            ready = 0
+            while ready < len(listed) and listed[ready].unread == 0 and listed[ready].saveable:
+                ready += 1
             await self._store_pending()
             await self._tick()
             await self._renew(force=True)  # write only while holding the lock
-            while listed and listed[0].unread == 0 and listed[0].saveable and not self.lost:
+            for _ in range(ready):
+                if self.lost or self._unstored:
+                    return
                 page = listed.popleft()
                 now = now_ms()
                 position = await in_thread(self.store.position, self.app)
@@ -515,7 +523,12 @@ class _Run:
                 await self._renew(force=True)  # write only while holding the lock
                 if self.lost:
                     return
-                await in_thread(_cache_and_store, self.store, batch, now_ms())
+                try:
+                    await in_thread(_cache_and_store, self.store, batch, now_ms())
+                except BaseException:
+                    # Not stored: no cursor may pass it from now on (the next sync lists its pages again).
+                    self._unstored = True
+                    raise
         self.progress.indexed += len(batch)
         self.progress.reached_ms = max(self.progress.reached_ms or 0, *(facts.started_ms for facts, _, _ in batch))
         self.progress.bytes += sum(size for _, size, _ in batch)
