@@ -13,7 +13,7 @@ from typing import Any, cast
 import anyio
 import pytest
 
-from mcp_server.adapters.logrocket import LogRocketClient
+from mcp_server.adapters.logrocket import ExportPage, LogRocketClient
 from mcp_server.errors import ConfigError
 from mcp_server.exports.reader import ExportReader
 from mcp_server.library.db import open_database
@@ -691,6 +691,12 @@ async def test_an_index_that_fails_while_a_page_is_saved_is_a_clear_error_and_th
         await worker.close()
 
 
+async def first_two_pages(worker: Worker) -> tuple[ExportPage, ExportPage]:
+    """The first two listing pages a sync from SINCE reads."""
+    first = await worker.lr.list_exports(cursor=None, limit=PAGE, date_ms=SINCE)
+    return first, await worker.lr.list_exports(cursor=first.cursor, limit=PAGE, date_ms=None)
+
+
 class OneStalledOneBroken:
     """Reads the first export listed forever (until cancelled) and fails the ``broken`` one; reads the rest."""
 
@@ -718,8 +724,7 @@ async def test_an_export_retried_by_a_sync_is_not_read_again_when_a_page_lists_i
     world: SandboxServer, url: str, tmp_path: Path
 ) -> None:
     worker = Worker(settings_for(world, url, tmp_path / "c"))
-    listing = await worker.lr.list_exports(cursor=None, limit=PAGE, date_ms=SINCE)
-    later = await worker.lr.list_exports(cursor=listing.cursor, limit=PAGE, date_ms=None)
+    listing, later = await first_two_pages(worker)
     reader = OneStalledOneBroken(worker.reader)
     # The first page never finishes, so its cursor is never saved; the second page's export fails.
     reader.stalled, reader.broken = export_key(listing.files[0].url)[0], export_key(later.files[0].url)[0]
@@ -772,8 +777,7 @@ async def test_a_page_that_ends_while_an_earlier_one_is_saved_keeps_its_cursor_u
     world: SandboxServer, url: str, tmp_path: Path
 ) -> None:
     worker = Worker(settings_for(world, url, tmp_path / "c"))
-    first = await worker.lr.list_exports(cursor=None, limit=PAGE, date_ms=SINCE)
-    second = await worker.lr.list_exports(cursor=first.cursor, limit=PAGE, date_ms=None)
+    first, second = await first_two_pages(worker)
     late = export_key(second.files[0].url)[0]
     reader = PageEnds(
         worker.reader, export_key(first.files[-1].url)[0], late, {export_key(f.url)[0] for f in second.files}
