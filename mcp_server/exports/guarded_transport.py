@@ -87,7 +87,9 @@ class GuardedTransport(httpx2.AsyncHTTPTransport):
     def __init__(self, policy: ExportUrlPolicy) -> None:
         self._pool = _ExportPool(
             ssl_context=None,
-            max_connections=32,  # a sync reads up to 32 exports at once (SESSION_REPLAY_MCP_SYNC_CONCURRENCY)
-            max_keepalive_connections=32,
+            # A sync reads up to 32 exports at once (SESSION_REPLAY_MCP_SYNC_CONCURRENCY); the rest are for the
+            # reads of read_session_export calls made meanwhile, which would otherwise wait for a free connection.
+            max_connections=48,
+            max_keepalive_connections=48,
             network_backend=_GuardedBackend(policy),
         )
