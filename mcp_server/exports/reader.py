@@ -143,12 +143,9 @@ class ExportReader:
         """
         self.policy.check_url(url)
         key = self.cache.key(url)
-        entry = self.cache.lookup(key)
-        if entry is not None and self._reusable(entry):
-            try:
-                return entry.summary(), None
-            except CorruptEntry as exc:
-                self.cache.drop(key, str(exc))
+        cached = self._cached(key, listings=False)
+        if cached is not None:
+            return cached[1], None
         summary, summary_bytes, extra = await self._parse(url, IndexBuilder(None), None)
         return summary, PendingEntry(self.cache, key, summary_bytes, extra)
 
@@ -159,12 +156,9 @@ class ExportReader:
         try:
             async with lock:  # two reads of one export at once download it once
                 started = time.monotonic()
-                entry = self.cache.lookup(key)
-                if entry is not None and self._reusable(entry) and not (listings and entry.summary_only):
-                    try:
-                        return Opened(entry, entry.summary(), True, time.monotonic() - started)
-                    except CorruptEntry as exc:
-                        self.cache.drop(key, str(exc))
+                cached = self._cached(key, listings=listings)
+                if cached is not None:
+                    return Opened(*cached, True, time.monotonic() - started)
                 entry, summary = await self._build(url, key, progress)
                 return Opened(entry, summary, False, time.monotonic() - started)
         finally:
@@ -221,6 +215,18 @@ class ExportReader:
             rows.append(found)
         total = None if filters.active else opened.summary.items.get(listing)
         return Page(opened, kind, listing, filters, position, rows, more_after, total)
+
+    def _cached(self, key: str, *, listings: bool) -> tuple[Entry, SessionSummary] | None:
+        """A sound cached entry and its summary (one with the listings when ``listings``); a damaged one is
+        dropped, so that the caller reads the export again."""
+        entry = self.cache.lookup(key)
+        if entry is None or not self._reusable(entry) or (listings and entry.summary_only):
+            return None
+        try:
+            return entry, entry.summary()
+        except CorruptEntry as exc:
+            self.cache.drop(key, str(exc))
+            return None
 
     def forget(self, url: str, why: str) -> None:
         self.cache.drop(self.cache.key(url), why)

@@ -209,14 +209,14 @@ class _Run:
         self._storing = anyio.Lock()  # one store at a time: a saved cursor must follow every store before it
         self._failure: Exception | None = None  # the first error of a reader or the lister, raised once they end
         self._unstored = False  # a batch of facts failed to store: cursors stay where they are
-        self._readers: anyio.CancelScope | None = None
         self._saving = anyio.Lock()
 
     def _left(self) -> float | None:
         return None if self.deadline is None else self.deadline - time.monotonic()
 
     def _room(self) -> int | None:
-        return None if self.max_sessions is None else self.max_sessions - self._read_ok
+        """New sessions this run may still read: max_sessions less those read or being read (None: no limit)."""
+        return None if self.max_sessions is None else self.max_sessions - self._read_ok - self._in_flight
 
     async def sync(self, since_ms: int | None) -> Literal["done", "time", "max_sessions"]:
         position = await in_thread(self.store.position, self.app)
@@ -249,10 +249,9 @@ class _Run:
         try:
             with anyio.move_on_after(left if left is not None else float("inf")) as scope:
                 async with anyio.create_task_group() as tg:
-                    self._readers = tg.cancel_scope
                     with receive:
                         for _ in range(self.s.concurrency):
-                            tg.start_soon(self._reader, receive.clone(), listed)
+                            tg.start_soon(self._reader, receive.clone(), listed, tg.cancel_scope)
                     with send:
                         try:
                             outcome = await self._lister(send, listed, cursor, date_ms)
@@ -279,9 +278,11 @@ class _Run:
             left = self._left()
             if left is not None and left <= 0:
                 return "time"
-            if self.max_sessions is not None and self.max_sessions - self._claimed() <= 0:
+            room = self._room()
+            if room is not None and room <= 0:
                 await self._drain()  # a read under way that fails leaves room for another
-                if self.max_sessions - self._claimed() <= 0:
+                room = self._room()
+                if room is not None and room <= 0:
                     return "max_sessions"
             page = await self._within_budget(
                 self.s.logrocket.list_exports(cursor=cursor, limit=self.s.page_size, date_ms=date_ms)
@@ -293,10 +294,11 @@ class _Run:
             refs = [(f, ExportRef(f.url, _expiry(f), cursor, date_ms)) for f in page.files]
             todo = await self._new_exports(refs)
             cut = False
-            if self.max_sessions is not None:
-                if len(todo) > self.max_sessions - self._claimed():
-                    await self._drain()  # the room left is exact only once the reads under way are over
-                room = self.max_sessions - self._claimed()
+            room = self._room()
+            if room is not None and len(todo) > room:
+                await self._drain()  # the room left is exact only once the reads under way are over
+                room = self._room()
+            if room is not None:
                 cut = len(todo) > room
                 todo = todo[: max(room, 0)]
             end = not page.files or page.cursor is None or page.cursor == cursor or len(page.files) < self.s.page_size
@@ -321,13 +323,13 @@ class _Run:
             if end or skipped:
                 return "done"
 
-    async def _reader(self, receive: MemoryObjectReceiveStream[_Job], listed: deque[_Listed]) -> None:
+    async def _reader(
+        self, receive: MemoryObjectReceiveStream[_Job], listed: deque[_Listed], scope: anyio.CancelScope
+    ) -> None:
         try:
             await self._read_queued(receive, listed)
         except Exception as exc:  # (a store that failed, a report that raised) ends every read, and the sync
-            self._failure = self._failure or exc
-            if self._readers is not None:
-                self._readers.cancel()
+            self._give_up(exc, scope)
 
     async def _read_queued(self, receive: MemoryObjectReceiveStream[_Job], listed: deque[_Listed]) -> None:
         with receive:
@@ -347,9 +349,10 @@ class _Run:
                 else:
                     await self._store_if_full()
 
-    def _claimed(self) -> int:
-        """Exports of this run read into the index, or being read (what max_sessions counts)."""
-        return self._read_ok + self._in_flight
+    def _give_up(self, exc: Exception, scope: anyio.CancelScope) -> None:
+        """A read task failed: the other reads stop, and the first such error is raised once they have."""
+        self._failure = self._failure or exc
+        scope.cancel()
 
     async def _drain(self) -> None:
         while self._in_flight:
@@ -463,8 +466,7 @@ class _Run:
                     await self._read_one(key, session_id, ref)
                     await self._store_if_full(last=self._unfinished <= 1)
             except Exception as exc:  # raised as itself once the others end, not in an ExceptionGroup
-                self._failure = self._failure or exc
-                scope.cancel()
+                self._give_up(exc, scope)
             finally:
                 self._unfinished -= 1
 
