@@ -165,6 +165,12 @@ VARIABLES: tuple[Variable, ...] = (
         "number",
         "seconds an export read may take before it answers with what it has",
     ),
+    Variable(
+        "SESSION_REPLAY_MCP_EXPORT_PARSE_WORKERS",
+        "export_parse_workers",
+        "whole",
+        "processes beside the server that parse parts of a large export on another core (0 or 1)",
+    ),
     Variable("SESSION_REPLAY_MCP_CACHE_DIR", "cache_dir", "text", "where export indexes are cached", metavar="DIR"),
     Variable(
         "SESSION_REPLAY_MCP_CACHE_MAX_BYTES",
@@ -332,6 +338,9 @@ class Settings:
     # Hosts LogRocket may be asked to POST highlights to (summarize_user_sessions' webhook_url); none by default.
     webhook_allowed_hosts: tuple[str, ...] = ()
     export_time_budget: float = 50.0
+    # A process that parses parts of a large export beside the server, so that one read uses two cores
+    # (started on a machine with more than one only, once a read passes its first 2 MB).
+    export_parse_workers: int = 1
     # The on-disk cache of export indexes (None: the platform's user cache directory).
     cache_dir: str | None = None
     cache_max_bytes: int = 2 << 30
@@ -416,6 +425,8 @@ class Settings:
             )
         if self.sync_first_days <= 0:
             raise ConfigError(f"{ENV_VARS['sync_first_days']} must be a number of days above 0")
+        if self.export_parse_workers not in (0, 1):
+            raise ConfigError(f"{ENV_VARS['export_parse_workers']} must be 0 or 1, got {self.export_parse_workers}")
         if not 1 <= self.sync_concurrency <= 32:
             raise ConfigError(f"{ENV_VARS['sync_concurrency']} must be from 1 to 32, got {self.sync_concurrency}")
         if not 0 < self.sync_time_budget <= MAX_WAIT_LIMIT:

@@ -136,6 +136,7 @@ SAMPLES = {
 OWN_SAMPLES = {
     "logrocket_app_id": "acme/web",
     "sync_concurrency": "8",
+    "export_parse_workers": "0",
     "sync_every": "15m",
     "logrocket_api_url": "https://lr.example/v1",
     "highlight_public_graph_url": "https://hl.example/public",

@@ -18,7 +18,7 @@ import pytest
 from mcp import Client
 
 from mcp_server.exports import download, guarded_transport, index
-from mcp_server.exports.reader import SLICE_LINES
+from mcp_server.exports.parallel import SLICE_LINES
 from mcp_server.exports.summary import SUMMARY_MAX_BYTES, Reading, UserInfo, decode_summary
 from mcp_server.sandbox.server import SandboxServer
 from mcp_server.settings import Settings
@@ -359,9 +359,10 @@ async def test_parsing_yields_to_other_calls_every_slice(
         original(self, batch)
 
     monkeypatch.setattr(index.IndexBuilder, "feed", feed)
-    # One 8 MB network read: the reader must still hand it to the parser in slices, yielding between them.
+    # One 8 MB network read: the reader must still hand it to the parser in slices, yielding between them (all
+    # of it in this process: no parse worker takes segments of it).
     url = files.put("slices.jsonl", jsonl([b'{"type":"lr.Click","time":%d}' % (T0 + n) for n in range(250_000)]))
-    async with connect(allowed) as client:
+    async with connect(allowed.with_overrides(export_parse_workers=0)) as client:
         _, data = await read(client, url=url)
     assert data["digest"]["counts"]["click"] == 250_000
     assert max(fed) <= SLICE_LINES and sum(fed) == 250_000

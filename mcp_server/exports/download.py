@@ -64,14 +64,15 @@ def export_client(policy: ExportUrlPolicy, *, connect_timeout: float, read_timeo
     )
 
 
-async def stream_lines(
+async def stream_blocks(
     client: httpx2.AsyncClient,
     url: str,
     policy: ExportUrlPolicy,
     limits: DownloadLimits,
     stats: ReadStats,
-) -> AsyncGenerator[list[bytes], None]:
-    """Yield batches of complete lines (newline removed). Raises before the first byte; after it, stops.
+) -> AsyncGenerator[bytes, None]:
+    """Yield blocks of complete lines (``block.split(b"\\n")`` gives them, newlines removed). Raises before the
+    first byte; after it, stops.
 
     Close it with ``aclosing``: ``stats.seconds`` is set when it closes.
     """
@@ -105,9 +106,9 @@ async def stream_lines(
                     continue
                 chunk, head, decided = head, b"", True
                 decoder = _choose_decoder(chunk, encoding if declared else None, stats)
-            for batch in _lines(chunk, decoder, splitter, stats, limits.max_bytes):
-                if batch:
-                    yield batch
+            for block in _blocks(chunk, decoder, splitter, stats, limits.max_bytes):
+                if block is not None:
+                    yield block
                 else:  # a piece with no complete line (blank lines are only counted): still let others run
                     await anyio.lowlevel.checkpoint()
                 if stats.byte_cap_hit:
@@ -119,28 +120,28 @@ async def stream_lines(
                 break
         if head:  # a body of one byte
             decoder = _choose_decoder(head, encoding if declared else None, stats)
-            for batch in _lines(head, decoder, splitter, stats, limits.max_bytes):
-                if batch:
-                    yield batch
+            for block in _blocks(head, decoder, splitter, stats, limits.max_bytes):
+                if block is not None:
+                    yield block
         # A read stopped early (cap, budget, broken transfer) ends inside the stream, and its last line is a
         # fragment: neither is a fault of the file, so neither is reported or parsed.
         if decoder is not None and stats.complete:
             for piece in decoder.finish(stats):
-                batch = splitter.feed(piece)
-                if batch:
-                    yield batch
-        tail = splitter.finish() if stats.complete else []
-        if tail:
+                block = splitter.feed(piece)
+                if block is not None:
+                    yield block
+        tail = splitter.finish() if stats.complete else None
+        if tail is not None:
             yield tail
     finally:
         await response.aclose()
         stats.seconds = time.monotonic() - started
 
 
-def _lines(
+def _blocks(
     chunk: bytes, decoder: _Decompressor | None, splitter: _LineSplitter, stats: Reading, max_bytes: int
-) -> Iterator[list[bytes]]:
-    """A batch of lines (maybe none) per decompressed piece of one network chunk (each piece bounded)."""
+) -> Iterator[bytes | None]:
+    """A block of lines (None: no line completed) per decompressed piece of one network chunk (each bounded)."""
     pieces = decoder.feed(chunk, stats) if decoder is not None else (chunk,)
     for piece in pieces:
         room = max_bytes - stats.bytes
@@ -148,7 +149,7 @@ def _lines(
             piece = piece[:room]
             stats.byte_cap_hit = True
         stats.bytes += len(piece)
-        yield splitter.feed(piece)  # empty when the piece completed no line
+        yield splitter.feed(piece)
         if stats.byte_cap_hit:
             return
 
@@ -385,7 +386,10 @@ class _Decompressor:
 
 
 class _LineSplitter:
-    """Cuts byte pieces into lines; a line longer than ``max_line`` is skipped (and counted), never buffered."""
+    """Cuts byte pieces into blocks of whole lines (``block.split(b"\\n")`` gives the lines, newlines removed);
+    a line longer than ``max_line`` is skipped (counted, and left as an empty line), never buffered. Splitting
+    and counting the lines of a block is left to whoever parses it: a block sent to the parse worker
+    (parallel.py) is never split here. Pieces of blank lines only are counted here, never split at all."""
 
     def __init__(self, max_line: int, stats: ReadStats) -> None:
         self._max = max_line
@@ -393,47 +397,50 @@ class _LineSplitter:
         self._partial = bytearray()
         self._skipping = False
 
-    def feed(self, piece: bytes) -> list[bytes]:
+    def feed(self, piece: bytes) -> bytes | None:
+        """The block of lines this piece completes, or None."""
         if not self._partial and not self._skipping and (not piece or piece.isspace()):
             # Only whitespace: count its lines as blank without making one object per line. (isspace stops at
             # the first other byte; strip() would copy every piece that ends with a newline, that is, all.)
             blank = piece.count(b"\n")
             self._stats.lines += blank
             self._stats.blank += blank
-            return []
+            return None
         if self._skipping:
             newline = piece.find(b"\n")
             if newline < 0:
-                return []
+                return None
             self._skipping = False
             self._stats.too_long += 1
             piece = piece[newline + 1 :]
-        lines = piece.split(b"\n")
-        tail = lines.pop()
-        if lines and self._partial:
-            self._partial += lines[0]
-            lines[0] = bytes(self._partial)
-            self._partial.clear()
-            if len(lines[0]) > self._max:
+        last = piece.rfind(b"\n")
+        if last < 0:
+            block = None
+            self._partial += piece
+        else:
+            if not self._partial:
+                block = piece[:last]
+            elif len(self._partial) + piece.find(b"\n") > self._max:
                 self._stats.too_long += 1
-                lines[0] = b""
-        self._partial += tail
+                block = piece[piece.find(b"\n") : last]  # starts with a newline: the long line left empty
+            else:
+                block = b"".join((self._partial, memoryview(piece)[:last]))
+            self._partial.clear()
+            self._partial += memoryview(piece)[last + 1 :]
         if len(self._partial) > self._max:
             self._partial.clear()
             self._skipping = True
-        self._stats.lines += len(lines)
-        return lines
+        return block
 
-    def finish(self) -> list[bytes]:
+    def finish(self) -> bytes | None:
         if self._skipping:
             self._stats.too_long += 1
             self._skipping = False
         if self._partial.strip():
-            self._stats.lines += 1
-            line = bytes(self._partial)
+            block = bytes(self._partial)
             self._partial.clear()
-            return [line]
-        return []
+            return block
+        return None
 
 
 def _host(url: str) -> str:

@@ -122,14 +122,15 @@ class RowWriter:
     """Collects compact rows for one listing file and writes them in bulk (after every batch of lines),
     tracking size and CRC-32 for the cache manifest. Hot paths append to ``rows`` directly. Without a path
     (a summary-only build) the rows are encoded and counted exactly as if written, so the summary's counts
-    are the same, but nothing is written."""
+    are the same, but nothing is written; or, with ``keep``, kept in ``kept`` (a segment's part, segments.py)."""
 
     _encode_lines = msgspec.json.Encoder().encode_lines
 
-    def __init__(self, path: Path | None) -> None:
+    def __init__(self, path: Path | None, *, keep: bool = False) -> None:
         self.path = path
         # Rows come in small bulks: few, large writes.
         self._file = path.open("wb", buffering=1 << 20) if path is not None else None
+        self.kept = bytearray() if keep else None
         self.rows: list[Row] = []
         self.size = 0
         self.crc = 0
@@ -150,10 +151,21 @@ class RowWriter:
         self.count += len(rows)
         data = self._encode_lines(rows)
         rows.clear()
+        self._put(data)
+
+    def _put(self, data: bytes) -> None:
         if self._file is not None:
             self._file.write(data)
             self.crc = zlib.crc32(data, self.crc)
+        elif self.kept is not None:
+            self.kept += data
         self.size += len(data)
+
+    def add_encoded(self, data: bytes, count: int) -> None:
+        """Append ``count`` rows already encoded (a segment's part), after the rows added so far."""
+        self.flush()
+        self.count += count
+        self._put(data)
 
     def close(self) -> None:
         self.flush()
@@ -179,10 +191,13 @@ class IndexBuilder:
     """The ``EventSink`` that turns events into the summary and the listing files (none without a directory:
     a summary-only build, the same summary)."""
 
-    def __init__(self, directory: Path | None, *, fast: bool = True) -> None:
+    _group_pages = MAX_GROUP_PAGES  # distinct pages kept per error group
+
+    def __init__(self, directory: Path | None, *, fast: bool = True, keep: bool = False) -> None:
         self.directory = directory
         self.files = {
-            name: RowWriter(directory / f"{name}.jsonl" if directory is not None else None) for name in LISTING_FILES
+            name: RowWriter(directory / f"{name}.jsonl" if directory is not None else None, keep=keep)
+            for name in LISTING_FILES
         }
         # The hot listings' row lists, appended to directly.
         self._timeline = self.files["timeline"].rows
@@ -406,14 +421,19 @@ class IndexBuilder:
                 self.first = t
 
     def _moment(self, priority: int, t: int | None, kind: str, text: str) -> None:
-        moment = MomentRow(t, kind, text if len(text) <= 300 else text[:300] + "…")
+        self._push_moment(priority, t, kind, text if len(text) <= 300 else text[:300] + "…")
+
+    def _group_moment(
+        self, groups: str, key: tuple[str, str], priority: int, t: int | None, kind: str, text: str
+    ) -> None:
+        """The moment of a distinct error or console problem seen for the first time (``key`` in ``groups``)."""
+        self._moment(priority, t, kind, text)
+
+    def _push_moment(self, priority: int, t: int | None, kind: str, text: str) -> None:
+        moment = MomentRow(t, kind, text)
         self._timeline.append(moment)
         self._order += 1
-        moments = self._moments
-        if len(moments) < TIMELINE_SIZE:
-            heapq.heappush(moments, (priority, -self._order, moment))
-        elif priority > moments[0][0]:  # as important and later never displaces an earlier moment
-            heapq.heapreplace(moments, (priority, -self._order, moment))
+        offer(self._moments, priority, self._order, moment)
 
     # -- EventSink ------------------------------------------------------------------------------
 
@@ -421,10 +441,13 @@ class IndexBuilder:
         self._time(t)
         self.counts.meta += 1
         kept = {str(k)[:80]: scalar(v, 200) for k, v in _first_items(fields, MAX_META_FIELDS)}
+        self._keep_meta(kept)
+        self.files["user"].add(UserRow(t, "metadata", None, None, None, kept))
+
+    def _keep_meta(self, kept: dict[str, Scalar]) -> None:
         for key, value in kept.items():
             if len(self.metadata) < MAX_META_FIELDS or key in self.metadata:
                 self.metadata[key] = value
-        self.files["user"].add(UserRow(t, "metadata", None, None, None, kept))
 
     def identify(self, t: int | None, user_id: Any, name: Any, email: Any, traits: dict[str, Any]) -> None:
         self._time(t)
@@ -512,7 +535,7 @@ class IndexBuilder:
                 level=level, message=cut(message, 500), count=1, first_t=t, page=self.page
             )
         if level == "ERROR":
-            self._moment(4, t, "console error", message)
+            self._group_moment("console", key, 4, t, "console error", message)
 
     def request(self, t: int | None, req_id: str, method: str, url: str) -> None:
         if t is not None:
@@ -629,7 +652,7 @@ class IndexBuilder:
         if group is not None:
             group.count += 1
             group.last_t = t
-            if where and where not in group.pages and len(group.pages) < MAX_GROUP_PAGES:
+            if where and where not in group.pages and len(group.pages) < self._group_pages:
                 group.pages.append(where)
             return
         if not self._new_group(key, self.errors, self._errors_beyond):
@@ -645,7 +668,7 @@ class IndexBuilder:
                 page=where,
                 pages=[where] if where else [],
             )
-        self._moment(6, t, "error", f"{error_type}: {message}")
+        self._group_moment("errors", key, 6, t, "error", f"{error_type}: {message}")
 
     @staticmethod
     def _new_group(key: tuple[str, str], groups: dict[Any, Any], beyond: set[int]) -> bool:
@@ -759,6 +782,15 @@ class IndexBuilder:
 
     def file_facts(self) -> dict[str, tuple[int, int]]:
         return {f"{name}.jsonl": (w.size, w.crc) for name, w in self.files.items()}
+
+
+def offer(moments: list[tuple[int, int, MomentRow]], priority: int, order: int, moment: MomentRow) -> None:
+    """Keep ``moment`` among the TIMELINE_SIZE most important (the earliest first among equals) in the min-heap
+    ``moments``; offered in the order they happened (``order`` rising), that is exactly the top of them all."""
+    if len(moments) < TIMELINE_SIZE:
+        heapq.heappush(moments, (priority, -order, moment))
+    elif priority > moments[0][0]:  # as important and later never displaces an earlier moment
+        heapq.heapreplace(moments, (priority, -order, moment))
 
 
 def _first_seen(group: ErrorGroup | ConsoleGroup) -> tuple[bool, int]:

@@ -4,7 +4,9 @@
 A first read downloads, parses and indexes the export (and caches the index); later reads use the
 cache. Parsing runs on the event loop in slices of ``SLICE_LINES`` lines with a checkpoint after each,
 so however hostile the file, the loop is never held for more than a few milliseconds at a time and
-other calls to the same server keep answering; the time budget is checked after every slice too.
+other calls to the same server keep answering; the time budget is checked after every slice too. Past
+its first segment, a large export is parsed on two cores: the parse worker takes some segments
+(parallel.py), with the same index as one pass (segments.py).
 """
 
 from __future__ import annotations
@@ -28,10 +30,11 @@ import httpx2
 
 from mcp_server.errors import InputError
 from mcp_server.exports.cache import CorruptEntry, Entry, ExportCache, default_cache_dir
-from mcp_server.exports.download import DownloadLimits, export_client, stream_lines
+from mcp_server.exports.download import DownloadLimits, export_client, stream_blocks
 from mcp_server.exports.focus import FOCUS_KINDS, Focus, FocusKind, Row
 from mcp_server.exports.guard import ExportUrlPolicy
 from mcp_server.exports.index import SUMMARY_FILE, IndexBuilder
+from mcp_server.exports.parallel import ParseWorker, SegmentedParse
 from mcp_server.exports.query import Filters, Position, decode_cursor, encode_cursor, iter_rows
 from mcp_server.exports.summary import Reading, SessionSummary, encode_summary
 from mcp_server.settings import Settings
@@ -40,7 +43,7 @@ logger = logging.getLogger(__name__)
 
 Progress = Callable[[int, float], Awaitable[None]]  # (bytes read so far, seconds elapsed)
 _PROGRESS_EVERY = 1.0  # seconds
-SLICE_LINES = 2048  # lines parsed between two checkpoints (a few ms of work)
+_NO_WORKER = ParseWorker(enabled=False)  # a sync's reads: many at once on one core each
 _TRANSPORT_MODULE = "mcp_server.exports.guarded_transport"
 
 
@@ -103,6 +106,7 @@ class ExportReader:
         self._transport = transport
         self._client: httpx2.AsyncClient | None = None
         self._locks: dict[str, anyio.Lock] = {}
+        self._worker = ParseWorker(enabled=settings.export_parse_workers > 0)
         if transport is None and _TRANSPORT_MODULE not in sys.modules:
             # The export transport's imports (httpcore's backends: tens of ms) are left out of start-up; load
             # them now, beside it, so the first read does not wait for them either. Not a daemon thread:
@@ -124,6 +128,7 @@ class ExportReader:
         return self._client
 
     async def aclose(self) -> None:
+        await self._worker.aclose()
         if self._client is not None:
             await self._client.aclose()
 
@@ -241,7 +246,7 @@ class ExportReader:
         scratch = self.cache.scratch()
         try:
             builder = IndexBuilder(scratch)
-            summary, summary_bytes, extra = await self._parse(url, builder, progress)
+            summary, summary_bytes, extra = await self._parse(url, builder, progress, parallel=True)
             (scratch / SUMMARY_FILE).write_bytes(summary_bytes)
             files = builder.file_facts()
             files[SUMMARY_FILE] = (len(summary_bytes), zlib.crc32(summary_bytes))
@@ -251,26 +256,28 @@ class ExportReader:
             raise
 
     async def _parse(
-        self, url: str, builder: IndexBuilder, progress: Progress | None
+        self, url: str, builder: IndexBuilder, progress: Progress | None, *, parallel: bool = False
     ) -> tuple[SessionSummary, bytes, dict[str, Any]]:
-        """Download and parse the export into ``builder``: its summary, encoded, and the cache entry's notes."""
+        """Download and parse the export into ``builder`` (on two cores when ``parallel`` and it is large): its
+        summary, encoded, and the cache entry's notes."""
         stats = Reading(max_bytes=self.limits.max_bytes, time_budget=self.limits.time_budget)
         began = last_report = time.monotonic()
         deadline = began + self.limits.time_budget
-        async with aclosing(stream_lines(self.client, url, self.policy, self.limits, stats)) as batches:
-            async for batch in batches:
-                for first in range(0, len(batch), SLICE_LINES):
-                    builder.feed(batch[first : first + SLICE_LINES] if len(batch) > SLICE_LINES else batch)
-                    await anyio.lowlevel.checkpoint()  # let other requests run between slices
-                    if time.monotonic() > deadline:
-                        stats.time_budget_hit = True
-                        break
-                if stats.time_budget_hit:
+        worker = self._worker if parallel else _NO_WORKER
+        parse = SegmentedParse(builder, worker, stats, deadline)
+        async with (
+            parse.running(),
+            aclosing(stream_blocks(self.client, url, self.policy, self.limits, stats)) as blocks,
+        ):
+            async for block in blocks:
+                if not await parse.add(block):
                     break
                 now = time.monotonic()
                 if progress is not None and now - last_report >= _PROGRESS_EVERY:
                     last_report = now
                     await progress(stats.bytes, now - began)
+            else:
+                await parse.finish()
         summary = builder.finish(stats, transfer_complete=stats.complete)
         extra = {
             "byte_cap_hit": stats.byte_cap_hit,
