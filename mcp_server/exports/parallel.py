@@ -6,9 +6,10 @@ single pass makes.
 The first ``SEGMENT_BYTES`` of a read are parsed as they come, as without a worker, so a small export never
 starts one; the worker is started then, once per server process, and kept for later reads (one read uses it
 at a time). The worker gets at most ``IN_FLIGHT`` segments at once; the main process parses the next one
-itself, and stops to wait for the worker's results only when ``MAX_PENDING`` segments wait to be absorbed,
-which bounds memory. A worker that dies, answers nothing in time or fails a segment costs speed only: its
-segments are parsed by the main process.
+itself, and stops to wait for the worker's results only when ``MAX_PENDING_BYTES`` of segments wait to be
+absorbed, which bounds memory whatever the lines' sizes. A segment that cannot be absorbed exactly is parsed
+again in turn; after ``MAX_REFUSED`` of them the read goes on with one core. A worker that dies or fails a
+segment costs speed only: its segments are parsed by the main process.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ logger = logging.getLogger(__name__)
 
 SEGMENT_BYTES = 768 << 10  # a segment and its frame fit a 1 MiB pipe (parse_worker.PIPE_BYTES)
 IN_FLIGHT = 4  # segments sent to the worker and not answered yet: one being parsed, the rest queued
-MAX_PENDING = 8  # segments read and not absorbed yet
+MAX_PENDING_BYTES = 6 << 20  # of segments read and not absorbed yet (a segment holds one line at least)
 SLICE_LINES = 2048  # lines parsed between two checkpoints (a few ms of work)
 _WORKER_COMMAND = [sys.executable, "-m", "mcp_server.exports.parse_worker"]
 # Segments parsed apart and refused (segments.py) before a read parses the rest in turn: what makes them refused
@@ -62,6 +63,7 @@ async def feed(builder: IndexBuilder, lines: list[bytes], deadline: float, stats
 @dataclass(eq=False)
 class _Segment:
     blocks: list[bytes]  # of whole lines (download.py): split only where the segment is parsed
+    size: int
     part: Partial | None = None
     answered: anyio.Event | None = None  # set when the worker's answer is in (``part`` None: parse it here)
 
@@ -217,8 +219,9 @@ class SegmentedParse:
         self._channel: _Channel | None = None
         self._stack: AsyncExitStack | None = None
         self._blocks: list[bytes] = []
-        self._start = 0  # stats.bytes where the segment being gathered starts
+        self._gathered = 0  # bytes in _blocks
         self._pending: deque[_Segment] = deque()
+        self._pending_bytes = 0
         self._refused = 0  # segments parsed apart that could not be absorbed
         self._token = "\x00page:" + secrets.token_hex(16)  # no recorded string can hold it
 
@@ -241,21 +244,17 @@ class SegmentedParse:
                 # Past its first segment: the read is worth a second core (None: not to be had).
                 self._channel = await self._stack.enter_async_context(self._worker.channel())
                 self._stack = None if self._channel is None else self._stack
-                self._start = self._stats.bytes
             return parsed
         self._blocks.append(block)
-        if self._stats.bytes - self._start < SEGMENT_BYTES:
+        self._gathered += len(block)
+        if self._gathered < SEGMENT_BYTES:
             return True
-        self._start = self._stats.bytes
-        blocks, self._blocks = self._blocks, []
-        return await self._dispatch(_Segment(blocks))
+        return await self._dispatch(self._segment())
 
     async def finish(self) -> bool:
         """Parse and absorb everything taken (the read has ended); False if the time budget ran out first."""
-        if self._blocks:
-            blocks, self._blocks = self._blocks, []
-            if not await self._dispatch(_Segment(blocks)):
-                return False
+        if self._blocks and not await self._dispatch(self._segment()):
+            return False
         return await self._settle(until_empty=True)
 
     async def _dispatch(self, segment: _Segment) -> bool:
@@ -265,7 +264,7 @@ class SegmentedParse:
         apart = self._refused < MAX_REFUSED
         if apart and channel.room:
             channel.send(segment, self._token, wanted)
-            self._pending.append(segment)
+            self._hold(segment)
         elif not self._pending:
             return await self._feed(segment)
         elif not apart:  # segments are not absorbed here: parse them in turn
@@ -277,7 +276,7 @@ class SegmentedParse:
                 return False
             segment.part = alone.partial()
             segment.part.lines = len(lines)
-            self._pending.append(segment)
+            self._hold(segment)
         return await self._settle(until_empty=False)
 
     async def _settle(self, *, until_empty: bool) -> bool:
@@ -285,7 +284,7 @@ class SegmentedParse:
         while self._pending:
             head = self._pending[0]
             if head.answered is not None and not head.answered.is_set():
-                if not until_empty and len(self._pending) <= MAX_PENDING:
+                if not until_empty and self._pending_bytes <= MAX_PENDING_BYTES:
                     return True
                 with anyio.move_on_after(self._deadline - time.monotonic()):
                     await head.answered.wait()
@@ -293,6 +292,7 @@ class SegmentedParse:
                     self._stats.time_budget_hit = True
                     return False
             self._pending.popleft()
+            self._pending_bytes -= head.size
             if head.part is not None and absorb(self._builder, head.part):
                 self._stats.lines += head.part.lines
                 await anyio.lowlevel.checkpoint()
@@ -301,6 +301,15 @@ class SegmentedParse:
             if not await self._feed(head):
                 return False
         return True
+
+    def _segment(self) -> _Segment:
+        segment = _Segment(self._blocks, self._gathered)
+        self._blocks, self._gathered = [], 0
+        return segment
+
+    def _hold(self, segment: _Segment) -> None:
+        self._pending.append(segment)
+        self._pending_bytes += segment.size
 
     async def _feed(self, segment: _Segment) -> bool:
         """Parse ``segment`` straight into the index (everything before it is in)."""
