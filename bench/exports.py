@@ -16,14 +16,15 @@ two, before the calls); download = fetch it from the sandbox and discard it (bes
 part costs); tool = the first read_session_export call (download, parse, index, answer; with ``--runs N``, the
 median of N fresh servers); ratio = baseline time / tool time; paired = the median over the runs of the same
 ratio against a baseline timed again right after each call (on a shared machine the load changes within seconds);
-memory = the server's peak RSS growth during that call (VmHWM after minus VmRSS before); follow-up = median
+memory = the peak RSS growth during that call of the server and of its parse worker (VmHWM after minus VmRSS
+before; all of the worker's when it started during the call); follow-up = median
 of three calls with another focus, answered from the cache, and its share of the first call; longest answer.
 
 Hostile profile (``--no-hostile`` skips it), one server with ``--budget`` seconds of export time budget:
 - huge-values: ``--huge-count`` custom events with a ``--huge-chars``-character non-ASCII property each;
 - blank-bomb: a gzip download of a few KB that inflates to ``--bomb-mb`` MB of newlines;
 - open-requests: 200,000 network requests that never get a response.
-For each: the server's peak RSS growth, the call's time and how far past the budget it ended, what the
+For each: the peak RSS growth (server and parse worker), the call's time and how far past the budget it ended, what the
 answer says about the read, a follow-up (cached) digest call, the largest file in the cache, and the latency
 of calls made to the same server during the read (list_exports and a cached read of another export, in turn).
 
@@ -147,9 +148,9 @@ def proc_status(pid: int, name: str) -> int:
     return 0
 
 
-def server_pid() -> int:
-    """The spawned server: our child whose command line says `serve`."""
-    me = os.getpid()
+def children(parent: int, word: bytes) -> list[int]:
+    """Processes whose parent is ``parent`` and whose command line holds ``word`` as an argument."""
+    found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -158,9 +159,31 @@ def server_pid() -> int:
             cmdline = (entry / "cmdline").read_bytes()
         except OSError:
             continue
-        if int(stat.rsplit(")", 1)[1].split()[1]) == me and b"serve" in cmdline.split(b"\0"):
-            return int(entry.name)
+        if int(stat.rsplit(")", 1)[1].split()[1]) == parent and word in cmdline.split(b"\0"):
+            found.append(int(entry.name))
+    return found
+
+
+def server_pid() -> int:
+    """The spawned server: our child whose command line says `serve`."""
+    for pid in children(os.getpid(), b"serve"):
+        return pid
     raise RuntimeError("server process not found")
+
+
+class Memory:
+    """Peak RSS growth of the server and of its parse worker (a process it starts for large reads, whose
+    memory counts too: all of it when it started during the call)."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.before = {p: proc_status(p, "VmRSS") for p in [pid, *self.workers()]}
+
+    def workers(self) -> list[int]:
+        return children(self.pid, b"mcp_server.exports.parse_worker")
+
+    def growth(self) -> int:
+        return sum(proc_status(p, "VmHWM") - self.before.get(p, 0) for p in [self.pid, *self.workers()])
 
 
 def server_env(port: int, base: str, cache: Path, budget: float) -> dict[str, str]:
@@ -198,12 +221,11 @@ def reading_of(result: Any) -> dict[str, Any]:
 async def measure_profile(url: str, env: dict[str, str]) -> dict[str, float]:
     async with connect(env) as client:
         await client.call_tool("list_exports", {"limit": 1})
-        pid = server_pid()
-        rss_before = proc_status(pid, "VmRSS")
+        memory = Memory(server_pid())
         started = time.perf_counter()
         first = await client.call_tool("read_session_export", {"url": url})
         first_s = time.perf_counter() - started
-        hwm = proc_status(pid, "VmHWM")
+        growth = memory.growth()
         if first.is_error:
             raise RuntimeError(f"the first call failed: {text_of(first)[:500]}")
         follow = []
@@ -216,7 +238,7 @@ async def measure_profile(url: str, env: dict[str, str]) -> dict[str, float]:
         reading = reading_of(first)
     return {
         "first_s": first_s,
-        "growth": float(hwm - rss_before),
+        "growth": float(growth),
         "follow_s": statistics.median(follow),
         "max_chars": float(max(sizes)),
         "complete": float(bool(reading.get("complete", True))),
@@ -344,8 +366,7 @@ async def measure_hostile(
         warm = await client.call_tool("read_session_export", {"url": probe_url})
         if warm.is_error:
             raise RuntimeError(f"the probe export could not be read: {text_of(warm)[:300]}")
-        pid = server_pid()
-        rss_before = proc_status(pid, "VmRSS")
+        memory = Memory(server_pid())
         probes = Probes()
         done = anyio.Event()
         outcome: dict[str, Any] = {}
@@ -365,8 +386,7 @@ async def measure_hostile(
             tg.start_soon(hostile_call, tg)
             await anyio.sleep(0.05)  # let the hostile call start first
             tg.start_soon(probe, client, probe_url, done, probes)
-        hwm = proc_status(pid, "VmHWM")
-        outcome.update(growth=hwm - rss_before, probes=probes, follow_s=None)
+        outcome.update(growth=memory.growth(), probes=probes, follow_s=None)
         result = outcome["result"]
         if result is not None and not result.is_error:
             started = time.perf_counter()

@@ -203,20 +203,21 @@ class SegmentBuilder(IndexBuilder):
         super().exception(t, error_type, message, page, stack)
 
     def response(self, t: int | None, req_id: str, status: int | None, method: str | None) -> None:
-        if req_id not in self._open and not self.lead_orphans_closed():
+        if req_id not in self._open and not self._own_network():
             # Perhaps the answer to a request of an earlier segment: replayed by absorb, in its place.
             self._end_run()
             self.timeline.append(Orphan(self.page, t, req_id, status, method))
             return
         super().response(t, req_id, status, method)
 
-    def lead_orphans_closed(self) -> bool:
+    def _own_network(self) -> bool:
         """Whether the segment has made network rows of its own (after which a response is its own business)."""
         return bool(self._requests or self._network_rows or self.files["network"].count)
 
     def _keep_meta(self, kept: dict[str, Scalar]) -> None:
         super()._keep_meta(kept)
-        self.meta_log.append(kept)
+        if len(self.meta_log) <= MAX_META_EVENTS:  # one more is enough to refuse the segment
+            self.meta_log.append(kept)
 
     def partial(self) -> Partial:
         self._end_run()
