@@ -86,3 +86,11 @@ def test_the_longest_tool_wait_is_configurable_within_bounds() -> None:
             Settings.from_env({"SESSION_REPLAY_MCP_MAX_WAIT_SECONDS": bad})
     with pytest.raises(ConfigError, match="SESSION_REPLAY_MCP_MAX_WAIT_SECONDS must be a number of seconds, got 'x'"):
         Settings.from_env({"SESSION_REPLAY_MCP_MAX_WAIT_SECONDS": "x"})
+
+
+def test_the_parse_worker_is_on_by_default_and_can_be_turned_off() -> None:
+    assert Settings().export_parse_workers == 1
+    assert Settings.from_env({"SESSION_REPLAY_MCP_EXPORT_PARSE_WORKERS": "0"}).export_parse_workers == 0
+    for bad in ("2", "-1"):
+        with pytest.raises(ConfigError, match=f"SESSION_REPLAY_MCP_EXPORT_PARSE_WORKERS must be 0 or 1, got {bad}"):
+            Settings.from_env({"SESSION_REPLAY_MCP_EXPORT_PARSE_WORKERS": bad})

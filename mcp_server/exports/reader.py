@@ -2,11 +2,11 @@
 ``exports/`` goes through ``ExportReader.open`` and ``ExportReader.page``.
 
 A first read downloads, parses and indexes the export (and caches the index); later reads use the
-cache. Parsing runs on the event loop in slices of ``SLICE_LINES`` lines with a checkpoint after each,
-so however hostile the file, the loop is never held for more than a few milliseconds at a time and
-other calls to the same server keep answering; the time budget is checked after every slice too. Past
-its first segment, a large export is parsed on two cores: the parse worker takes some segments
-(parallel.py), with the same index as one pass (segments.py).
+cache. Parsing runs on the event loop in slices of ``SLICE_LINES`` lines with a checkpoint after each, so
+however hostile the file, the loop is never held for more than a few milliseconds at a time and other
+calls to the same server keep answering; the time budget is checked after every slice too. Past its first
+segment, a large export is parsed on two cores: the parse worker takes some segments, with the same index
+as one pass (parallel.py, segments.py).
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-import anyio.lowlevel
 import httpx2
 
 from mcp_server.errors import InputError
