@@ -215,3 +215,20 @@ async def test_a_worker_that_cannot_start_costs_speed_only(
     two = await read_all(allowed(settings, files, tmp_path, "two", 1), url)
     assert two == one
     assert not absorbed  # nothing came back: every segment was parsed in this process
+
+
+async def test_a_worker_that_cannot_be_spawned_costs_speed_only(
+    settings: Settings,
+    files: ExportFiles,
+    tmp_path: Path,
+    small_segments: None,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    url = files.put("big.jsonl", session(6_000, seed=9))
+    one = await read_all(allowed(settings, files, tmp_path, "one", 0), url)
+    monkeypatch.setattr(parallel, "_WORKER_COMMAND", [str(tmp_path / "no-such-python")])
+    with caplog.at_level(logging.WARNING, logger="mcp_server.exports.parallel"):
+        two = await read_all(allowed(settings, files, tmp_path, "two", 1), url)
+    assert two == one
+    assert "The export parse worker could not start" in caplog.text

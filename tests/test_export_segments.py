@@ -136,6 +136,7 @@ TINY_CAPS = {
     "MAX_META_EVENTS": 2,
     "MAX_GROUP_PAGES": 1,
     "MAX_OPEN_REQUESTS": 2,
+    "TIMELINE_SIZE": 3,
 }
 
 
@@ -163,6 +164,43 @@ TINY_CAPS = {
     [2, 4],
     [True],
 )
+# Found by review: a line both shapes read, first in a segment, while the export's shape reads it too.
+@example(
+    [
+        event("lr.Navigation", T0, href=PAGES[0]),
+        b'{"type":"lr.core.LogEvent","event_type":"click","time":%d,"data":{"logLevel":"error","args":["x"]}}' % T0,
+    ],
+    [1],
+    [True],
+)
+# ... and a segment of no object at all, before such a line parsed in turn.
+@example(
+    [
+        event("lr.Navigation", T0, href=PAGES[0]),
+        b"",
+        b"not json",
+        b'{"type":"lr.core.LogEvent","event_type":"click","time":%d,"data":{"logLevel":"error","args":["x"]}}' % T0,
+    ],
+    [1, 3],
+    [True, True, False],
+)
+# Moments of the same time, more than the timeline keeps: kept and listed in the order they happened.
+@example(
+    [
+        event("lr.Navigation", T0, href=PAGES[0]),
+        event("lr.CustomEvent", T0, name="C", properties={}),
+        *(
+            line
+            for n in range(31)
+            for line in (
+                event("lr.network.RequestEvent", T0, reqId=f"r{n}", method="GET", url=f"/u{n}"),
+                event("lr.network.ResponseEvent", T0, reqId=f"r{n}", status=500),
+            )
+        ),
+    ],
+    [1],
+    [True],
+)
 def test_segments_absorbed_in_order_give_the_index_of_one_pass(
     tmp_path: Path, caps: None, lines: list[bytes], cuts: list[int], alone: list[bool]
 ) -> None:
@@ -173,3 +211,42 @@ def test_segments_absorbed_in_order_give_the_index_of_one_pass(
     assert summary == expected[0]
     assert files == expected[1]
     assert not any(TOKEN.encode() in data for data in files.values())
+
+
+@pytest.mark.parametrize(
+    ("cap", "lines", "cut"),
+    [
+        # A new group's moment, made by absorb itself, would go past a full timeline.
+        (
+            750,
+            [
+                *(event("lr.CustomEvent", T0, name="C", properties={}) for _ in range(21)),
+                *(event("lr.core.LogEvent", T0 + 1, logLevel="error", args=[f"m{n}"]) for n in range(14)),
+            ],
+            21,
+        ),
+        # So would the rows of responses replayed by absorb (answers to no request), in the network listing.
+        (
+            350,
+            [
+                *(
+                    json.dumps({"event_type": "networkResponse", "session_time": "2026-11-20T10:00:00Z"}).encode()
+                    for _ in range(7)
+                ),
+                *(event("lr.network.ResponseEvent", T0, reqId=f"x{n}", status=200) for n in range(14)),
+            ],
+            7,
+        ),
+    ],
+)
+def test_a_full_listing_drops_what_one_pass_drops(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cap: int, lines: list[bytes], cut: int
+) -> None:
+    """Where a listing fills up depends on batches (rows are dropped a batch at a time): cuts here fall on batch
+    boundaries of both passes, so the same rows must be dropped."""
+    for module in (index, segments):
+        monkeypatch.setattr(module, "LISTING_MAX_BYTES", cap)
+    expected = one_pass(lines, tmp_path / "one")
+    summary, files, _ = in_segments(lines, [cut], [False, True], tmp_path / "segments")
+    assert (summary, files) == expected
+    assert b'"items_dropped":{}' not in summary  # the cap was reached

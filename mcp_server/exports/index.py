@@ -391,7 +391,7 @@ class IndexBuilder:
                 stats.parsed += handled
                 stats.shapes[shape.name] += handled
                 handled = 0
-                shape = next(s for s in SHAPES if s.matches(obj))
+                shape = self._choose_shape(obj)
                 self._shape = shape
                 decode = self._fast_decoder(shape)
             handled += 1
@@ -407,6 +407,10 @@ class IndexBuilder:
             self.last = last
         if first < self.first:
             self.first = first
+
+    def _choose_shape(self, obj: dict[str, Any]) -> Shape:
+        """The shape of a line the current shape does not read: the first that reads it."""
+        return next(s for s in SHAPES if s.matches(obj))
 
     def _fast_decoder(self, shape: Shape) -> Callable[[bytes], FastEvent] | None:
         decoder = FAST_DECODERS.get(shape.name) if self._fast else None
@@ -771,7 +775,8 @@ class IndexBuilder:
             custom_names=[NameCount(name=k, count=v) for k, v in self.custom_names.most_common(50)],
             timeline=[
                 Moment(t=m.t, kind=m.kind, text=m.text)
-                for m in sorted((m[2] for m in self._moments), key=lambda m: (m.t is None, m.t or 0))
+                # In time order; moments of the same time in the order they happened.
+                for _, _, m in sorted(self._moments, key=lambda m: (m[2].t is None, m[2].t or 0, -m[1]))
             ],
             items={name: w.count for name, w in self.files.items()},
             items_dropped={name: w.dropped for name, w in self.files.items() if w.dropped},

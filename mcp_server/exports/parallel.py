@@ -128,6 +128,8 @@ class _Channel:
                 segment.answered.set()
         except (anyio.EndOfStream, anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
             self._die("it ended")
+        except Exception as exc:  # not an answer we asked for (a bug, or something else writing to its output)
+            self._die(f"it answered what was not asked: {type(exc).__name__}")
 
     async def _take(self, size: int) -> bytes:
         stdout = self._process.stdout
@@ -169,7 +171,13 @@ class ParseWorker:
         self._in_use = True
         try:
             if self._process is None:
-                self._process = await anyio.open_process(_WORKER_COMMAND, stderr=None)
+                try:
+                    self._process = await anyio.open_process(_WORKER_COMMAND, stderr=None)
+                except OSError as exc:  # no such interpreter, too many processes or files open...
+                    self._failures += 1
+                    logger.warning("The export parse worker could not start (%s); this read parses alone.", exc)
+                    yield None
+                    return
                 self.ready = False
             channel = _Channel(self, self._process)
             async with anyio.create_task_group() as tg:

@@ -44,7 +44,7 @@ from mcp_server.exports.index import (
     ParseStats,
     offer,
 )
-from mcp_server.exports.shapes import SHAPES
+from mcp_server.exports.shapes import SHAPES, Shape
 from mcp_server.exports.summary import (
     ConsoleGroup,
     Counts,
@@ -58,8 +58,12 @@ from mcp_server.exports.summary import (
 )
 
 MAX_META_EVENTS = 100  # metadata events a segment may hold and still be absorbed (each is replayed)
-_PAGED_LISTINGS = ("console", "network")  # listings whose rows name the page they happened on
+_PAGED_LISTINGS = ("console", "network", "errors")  # listings whose rows name the page they happened on
 _COUNTS = tuple(f.name for f in msgspec.structs.fields(Counts))
+_FALLBACK = SHAPES[-1].name  # reads anything: never kept as an export's shape
+# Most bytes one row that absorb makes itself can take (a moment, or a replayed response's network row), with
+# every character escaped: what a segment may add to a listing beyond its encoded rows.
+_ROW_BYTES = 16 << 10
 
 
 class Run(NamedTuple):
@@ -100,6 +104,7 @@ class Partial:
     parts: dict[str, tuple[bytes, int]]  # per listing: encoded rows, and how many
     timeline: list[Run | Conditional | Orphan]  # in the order they happened
     first_page: str | None  # the first navigation's href, if the segment has one
+    first_shapes: tuple[str, ...]  # the shapes that read the segment's first line that is an object, in order
     page: str | None  # the page at the end (the token if no navigation)
     pages: list[PageVisit]
     pages_total: int
@@ -126,7 +131,8 @@ class Partial:
 class SegmentBuilder(IndexBuilder):
     """An ``IndexBuilder`` for one segment: parses as one would, leaving open what the segment cannot know."""
 
-    _group_pages = 2 * MAX_GROUP_PAGES  # an earlier segment may hold up to MAX_GROUP_PAGES of them
+    # An earlier segment may hold MAX_GROUP_PAGES of them, and the page token may turn out to be one of the others.
+    _group_pages = 2 * MAX_GROUP_PAGES
 
     def __init__(self, token: str, wanted: tuple[int, int, int] = (MAX_PAGES, MAX_CUSTOM, MAX_FAILED)) -> None:
         super().__init__(None, keep=True)
@@ -140,6 +146,7 @@ class SegmentBuilder(IndexBuilder):
         self._run: list[tuple[int, int, MomentRow]] = []  # the current run's most important moments
         self._run_size = 0
         self.first_page: str | None = None
+        self.first_shapes: tuple[str, ...] = ()
         self.meta_log: list[dict[str, Scalar]] = []
         self._condition: tuple[str, Any] | None = None
 
@@ -172,6 +179,13 @@ class SegmentBuilder(IndexBuilder):
         self._condition = (groups, key)  # stands only if the group is new to the whole export
         self._moment(priority, t, kind, text)
 
+    def _choose_shape(self, obj: dict[str, Any]) -> Shape:
+        if not self.first_shapes:
+            # Before the segment the export may have had a shape of its own, which keeps reading any line it can:
+            # absorb checks that it is the one chosen here, or none of these.
+            self.first_shapes = tuple(s.name for s in SHAPES if s.matches(obj))
+        return super()._choose_shape(obj)
+
     def _new_group(self, key: tuple[str, str], groups: dict[Any, Any], beyond: set[int]) -> bool:  # type: ignore[override]
         if len(groups) >= MAX_GROUPS:
             self.unsafe = "too many distinct groups"
@@ -196,11 +210,6 @@ class SegmentBuilder(IndexBuilder):
         self._run_size += 1
         if len(self._run) < TIMELINE_SIZE:
             heapq.heappush(self._run, (1, -self._run_size, moment))
-
-    def exception(self, t: int | None, error_type: str, message: str, page: str | None, stack: str | None) -> None:
-        if not isinstance(page, str) and self.page is self.token:
-            self.unsafe = "an error before the first navigation"  # its group's pages depend on the page before
-        super().exception(t, error_type, message, page, stack)
 
     def response(self, t: int | None, req_id: str, status: int | None, method: str | None) -> None:
         if req_id not in self._open and not self._own_network():
@@ -242,6 +251,7 @@ class SegmentBuilder(IndexBuilder):
             },
             timeline=self.timeline,
             first_page=self.first_page,
+            first_shapes=self.first_shapes,
             page=self.page,
             pages=self.pages[: self.wanted[0] + 1],  # one more: the first may turn out not to be new
             pages_total=self.pages_total,
@@ -323,12 +333,19 @@ def absorb(builder: IndexBuilder, part: Partial) -> bool:
 
 
 def _refused(builder: IndexBuilder, part: Partial) -> bool:
+    shape = builder._shape.name
+    if shape != _FALLBACK and shape in part.first_shapes and shape != part.first_shapes[0]:
+        return True  # the shape before the segment reads its first object, and would have kept reading
     settled = {item.req_id for item in part.timeline if isinstance(item, Orphan)}
     if any(req_id not in settled for req_id in builder._open):
         return True  # a request made before the segment may be answered inside it, among its own rows
     sizes = {name: len(data) for name, (data, _count) in part.parts.items()}
     sizes["timeline"] = sum(len(item.rows) for item in part.timeline if isinstance(item, Run))
-    return any(builder.files[name].size + size >= LISTING_MAX_BYTES for name, size in sizes.items())
+    made_here = sum(not isinstance(item, Run) for item in part.timeline) * _ROW_BYTES  # moments, replayed rows
+    return any(
+        builder.files[name].size + sizes.get(name, 0) + made_here >= LISTING_MAX_BYTES
+        for name in ("timeline", "network", *sizes)
+    )
 
 
 def _new_groups(
@@ -380,7 +397,8 @@ def _merge_state(
     for name in ("parsed", "blank", "invalid_json", "not_utf8", "not_object"):
         setattr(stats, name, getattr(stats, name) + getattr(part.stats, name))
     stats.shapes.update(part.stats.shapes)
-    builder._shape = next(s for s in SHAPES if s.name == part.shape)
+    if part.first_shapes:  # else the segment held no object: the shape is the one before it
+        builder._shape = next(s for s in SHAPES if s.name == part.shape)
     if part.user is not None:
         builder.user = part.user
     for kept in part.meta:
@@ -390,19 +408,22 @@ def _merge_state(
     builder.custom_events.extend(part.custom_events[: MAX_CUSTOM - len(builder.custom_events)])
 
     for key, group in part.errors.items():
+        # An error before the segment's first navigation happened on the page before the segment (if any).
+        wheres = list(dict.fromkeys(where for where in map(page, group.pages) if where))
         mine = builder.errors.get(key)
         if mine is None:
             if key in new_errors:
                 builder.errors_distinct += 1
                 if new_errors[key]:
-                    group.pages = group.pages[:MAX_GROUP_PAGES]
+                    group.page = page(group.page)
+                    group.pages = wheres[:MAX_GROUP_PAGES]
                     builder.errors[key] = group
                 else:
                     builder._errors_beyond.add(hash(key))
             continue
         mine.count += group.count
         mine.last_t = group.last_t
-        for where in group.pages:
+        for where in wheres:
             if where not in mine.pages and len(mine.pages) < MAX_GROUP_PAGES:
                 mine.pages.append(where)
     for key, console in part.console_groups.items():
