@@ -4,19 +4,21 @@ A segment is a run of whole lines. ``SegmentBuilder`` parses it without knowing 
 the user was on, the requests still waiting for a response, the errors already seen. What depends on that
 is left open, and ``absorb`` settles it against the real state of the index built so far:
 
-- rows made before the segment's first navigation name a page token, replaced by the real page;
+- rows made before the segment's first navigation (errors, console messages, requests) name a page token,
+  replaced by the real page;
 - its first navigation is a new page only if it differs from the page before the segment;
-- moments (the timeline) are recorded, not pushed: a new error or console group's moment stands only if
-  the group is new to the whole export, and the moments are pushed in order with the right sequence;
+- moments (the timeline) that stand whatever came before travel as encoded runs with their most important
+  few; a new error or console group's moment stands only if the group is new to the whole export;
 - a group new to the segment is kept, or only counted past the cap, as the sequential pass would decide;
 - responses to requests made before the segment ("lead orphans", met before the segment made any request
   of its own) are replayed through the sequential code, in their place among the moments.
 
 Where that cannot be exact, ``absorb`` refuses and the caller parses the segment's lines itself, in order:
-a request of an earlier segment still waiting once the lead orphans are replayed, an error with no page of
-its own before the segment's first navigation, or a cap reached (the segment's own groups or names, the
-remembered group hashes, a listing's size, metadata).
-The property test in tests/test_export_segments.py checks that any cut gives the index of one pass.
+a request of an earlier segment still waiting once the lead orphans are replayed (its answer may come among
+the segment's own requests, whose rows would wait behind it), a first line that the export's shape so far
+would have read otherwise, or a cap reached (the segment's own groups or names, the remembered group
+hashes, a listing's size, metadata). The property test in tests/test_export_segments.py cuts exports
+anywhere and checks that the index is the one of a single pass, byte for byte.
 """
 
 from __future__ import annotations
