@@ -232,3 +232,16 @@ async def test_a_worker_that_cannot_be_spawned_costs_speed_only(
         two = await read_all(allowed(settings, files, tmp_path, "two", 1), url)
     assert two == one
     assert "The export parse worker could not start" in caplog.text
+
+
+@pytest.mark.parametrize("workers", [1, 0])
+async def test_listing_exports_starts_the_worker_for_the_reads_that_follow(settings: Settings, workers: int) -> None:
+    async with connect(settings.with_overrides(export_parse_workers=workers)) as client:
+        result = await client.call_tool("list_exports", {"limit": 2})
+        assert not result.is_error, text_of(result)
+        worker = READERS[-1]._worker
+        if workers:
+            assert worker._process is not None and worker._process.returncode is None
+            assert await worker.warm()  # it came up
+        else:
+            assert worker._process is None

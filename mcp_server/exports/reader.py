@@ -126,6 +126,11 @@ class ExportReader:
                 )
         return self._client
 
+    async def expect_reads(self) -> None:
+        """Exports are about to be read (they were just listed): start the parse worker now, so that it is
+        ready for the first large one."""
+        await self._worker.start()
+
     async def aclose(self) -> None:
         await self._worker.aclose()
         if self._client is not None:

@@ -69,8 +69,11 @@ async def list_exports(
     since_ms = parse_instant(since, field="since") if since is not None else None
     if since_ms is not None and since_ms > now_ms():
         raise InputError(f"since={iso(since_ms)} is in the future; no session has been exported after it yet.")
-    lr = runtime(ctx).logrocket
+    rt = runtime(ctx)
+    lr = rt.logrocket
     page = await lr.list_exports(cursor=cursor_text, limit=limit, date_ms=since_ms)
+    if page.files:
+        await rt.exports.expect_reads()  # reading one of them usually comes next
     app = lr.app
     more = bool(page.files) and page.cursor is not None and page.cursor != cursor_text and len(page.files) >= limit
     sessions = [_session(f.url, app) for f in page.files]
