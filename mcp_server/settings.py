@@ -339,7 +339,7 @@ class Settings:
     webhook_allowed_hosts: tuple[str, ...] = ()
     export_time_budget: float = 50.0
     # A process that parses parts of a large export beside the server, so that one read uses two cores
-    # (started on a machine with more than one only, once a read passes its first 768 KB).
+    # (started on a machine with more than one only: when exports are listed, or once a read passes 768 KB).
     export_parse_workers: int = 1
     # The on-disk cache of export indexes (None: the platform's user cache directory).
     cache_dir: str | None = None
