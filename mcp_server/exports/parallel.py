@@ -5,11 +5,12 @@ single pass makes.
 
 The first ``SEGMENT_BYTES`` of a read are parsed as they come, as without a worker, so a small export never
 waits for one; the worker is started then if it is not running yet (``list_exports`` starts it ahead of the
-reads that usually follow), once per server process, and kept for later reads (one read uses it at a time). The worker gets at most ``IN_FLIGHT`` segments at once; the main process parses the next one
-itself, and stops to wait for the worker's results only when ``MAX_PENDING_BYTES`` of segments wait to be
-absorbed, which bounds memory whatever the lines' sizes. A segment that cannot be absorbed exactly is parsed
-again in turn; after ``MAX_REFUSED`` of them the read goes on with one core. A worker that dies or fails a
-segment costs speed only: its segments are parsed by the main process.
+reads that usually follow), once per server process, and kept for later reads (one read uses it at a time).
+The worker gets at most ``IN_FLIGHT`` segments at once; the main process parses the next one itself, and
+stops to wait for the worker's results only when ``MAX_PENDING_BYTES`` of segments wait to be absorbed,
+which bounds memory whatever the lines' sizes. A segment that cannot be absorbed exactly is parsed again in
+turn; after ``MAX_REFUSED`` of them the read goes on with one core. A worker that dies or fails a segment
+costs speed only: its segments are parsed by the main process.
 """
 
 from __future__ import annotations
