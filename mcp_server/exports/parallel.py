@@ -154,7 +154,8 @@ class _Channel:
 
 
 class ParseWorker:
-    """The parse worker process of one server process: started on first need, kept for later reads."""
+    """The parse worker process of one server process: started when exports are listed or a read first needs
+    it, and kept for later reads."""
 
     def __init__(self, *, enabled: bool) -> None:
         self.enabled = enabled and (os.cpu_count() or 1) > 1
