@@ -414,14 +414,9 @@ def _merge_state(
         wheres = list(dict.fromkeys(where for where in map(page, group.pages) if where))
         mine = builder.errors.get(key)
         if mine is None:
-            if key in new_errors:
-                builder.errors_distinct += 1
-                if new_errors[key]:
-                    group.page = page(group.page)
-                    group.pages = wheres[:MAX_GROUP_PAGES]
-                    builder.errors[key] = group
-                else:
-                    builder._errors_beyond.add(hash(key))
+            group.page = page(group.page)
+            group.pages = wheres[:MAX_GROUP_PAGES]
+            builder.errors_distinct += _adopt(key, group, new_errors, builder.errors, builder._errors_beyond)
             continue
         mine.count += group.count
         mine.last_t = group.last_t
@@ -431,13 +426,9 @@ def _merge_state(
     for key, console in part.console_groups.items():
         known = builder.console_groups.get(key)
         if known is None:
-            if key in new_console:
-                builder.console_distinct += 1
-                if new_console[key]:
-                    console.page = page(console.page)
-                    builder.console_groups[key] = console
-                else:
-                    builder._console_beyond.add(hash(key))
+            console.page = page(console.page)
+            groups, beyond = builder.console_groups, builder._console_beyond
+            builder.console_distinct += _adopt(key, console, new_console, groups, beyond)
         else:
             known.count += console.count
     for failed in part.failed[: MAX_FAILED - len(builder.failed)]:
@@ -456,6 +447,20 @@ def _merge_state(
         row.page = page(row.page)
     builder._requests.extend(part.requests)
     builder._open.update(part.open)
+
+
+def _adopt(
+    key: tuple[str, str], group: Any, new: dict[tuple[str, str], bool], kept: dict[Any, Any], beyond: set[int]
+) -> int:
+    """A group the builder does not hold: kept, or only remembered by its hash, as ``_new_groups`` decided; 1 if it
+    is new to the export (0: its hash was already remembered)."""
+    if key not in new:
+        return 0
+    if new[key]:
+        kept[key] = group
+    else:
+        beyond.add(hash(key))
+    return 1
 
 
 def _admit(mine: Counter[str], theirs: Counter[str], cap: int, overflow: str) -> None:
