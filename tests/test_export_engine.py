@@ -18,7 +18,7 @@ import pytest
 from mcp import Client
 
 from mcp_server.exports import download, guarded_transport, index
-from mcp_server.exports.parallel import SLICE_LINES
+from mcp_server.exports.segments import SLICE_LINES
 from mcp_server.exports.summary import SUMMARY_MAX_BYTES, Reading, UserInfo, decode_summary
 from mcp_server.sandbox.server import SandboxServer
 from mcp_server.settings import Settings

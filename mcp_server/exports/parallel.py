@@ -32,7 +32,7 @@ import anyio.lowlevel
 
 from mcp_server.exports.index import IndexBuilder
 from mcp_server.exports.parse_worker import READY, request
-from mcp_server.exports.segments import Partial, SegmentBuilder, absorb, still_wanted
+from mcp_server.exports.segments import SLICE_LINES, Partial, SegmentBuilder, absorb, still_wanted
 from mcp_server.exports.summary import Reading
 
 logger = logging.getLogger(__name__)
@@ -40,7 +40,6 @@ logger = logging.getLogger(__name__)
 SEGMENT_BYTES = 768 << 10  # a segment and its frame fit a 1 MiB pipe (parse_worker.PIPE_BYTES)
 IN_FLIGHT = 4  # segments sent to the worker and not answered yet: one being parsed, the rest queued
 MAX_PENDING_BYTES = 6 << 20  # of segments read and not absorbed yet (a segment holds one line at least)
-SLICE_LINES = 2048  # lines parsed between two checkpoints (a few ms of work)
 _WORKER_COMMAND = [sys.executable, "-m", "mcp_server.exports.parse_worker"]
 # Segments parsed apart and refused (segments.py) before a read parses the rest in turn: what makes them refused
 # (most often a request that never gets its response, held until MAX_OPEN_REQUESTS requests follow it) tends
@@ -232,7 +231,7 @@ class ParseWorker:
 
 
 class SegmentedParse:
-    """Feeds one read's batches of lines to ``builder``, on two cores once the read is past its first segment."""
+    """Feeds one read's blocks of lines to ``builder``, on two cores once the read is past its first segment."""
 
     def __init__(self, builder: IndexBuilder, worker: ParseWorker, stats: Reading, deadline: float) -> None:
         self._builder = builder

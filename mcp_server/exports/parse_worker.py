@@ -18,12 +18,11 @@ import pickle
 import sys
 from typing import BinaryIO
 
-from mcp_server.exports.segments import SegmentBuilder
+from mcp_server.exports.segments import SLICE_LINES, SegmentBuilder
 
 READY = b"R"
 PIPE_BYTES = 1 << 20
 _LENGTH = 8
-_SLICE = 2048  # lines per feed, as the main process slices (the same batches, the same flushes)
 
 
 def frame(body: bytes | bytearray | memoryview) -> bytes:
@@ -45,8 +44,8 @@ def parse(body: bytes) -> bytes:
     lines = body[7 + size :].split(b"\n")
     try:
         builder = SegmentBuilder(token, (_int(wanted[0:2]), _int(wanted[2:4]), _int(wanted[4:6])))
-        for first in range(0, len(lines), _SLICE):
-            builder.feed(lines[first : first + _SLICE])
+        for first in range(0, len(lines), SLICE_LINES):  # the batches the main process would feed
+            builder.feed(lines[first : first + SLICE_LINES])
         part = builder.partial()
         part.lines = len(lines)
         return pickle.dumps(part, protocol=pickle.HIGHEST_PROTOCOL)

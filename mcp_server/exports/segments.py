@@ -59,6 +59,7 @@ from mcp_server.exports.summary import (
     UserInfo,
 )
 
+SLICE_LINES = 2048  # lines parsed at a time, between two checkpoints on the event loop (a few ms of work)
 MAX_META_EVENTS = 100  # metadata events a segment may hold and still be absorbed (each is replayed)
 _PAGED_LISTINGS = ("console", "network", "errors")  # listings whose rows name the page they happened on
 _COUNTS = tuple(f.name for f in msgspec.structs.fields(Counts))
