@@ -256,9 +256,10 @@ def _listen(host: str, port: int) -> socket.socket:
 def _serve_stdio(settings: Settings) -> None:
     import anyio
 
-    from mcp_server.server import build_server
+    from mcp_server.server import build_server, freeze_startup_heap
 
     server = build_server(settings)
+    freeze_startup_heap()
     if sys.stdin.isatty():
         logger.info(
             "session-replay-mcp %s is serving MCP on stdio: an MCP client should start it. "
@@ -274,7 +275,7 @@ def _serve_http(settings: Settings, options: HttpOptions, args: argparse.Namespa
 
     from mcp_server.http_app import WORKER_FACTORY, build_http_app, worker_environment
     from mcp_server.http_protocol import NoDelayHTTPProtocol
-    from mcp_server.server import build_server
+    from mcp_server.server import build_server, freeze_startup_heap
 
     path = "/mcp" if options.transport == "streamable-http" else "/sse"
     mode = f", stateless, {args.workers} worker(s)" if options.stateless else ""
@@ -291,6 +292,7 @@ def _serve_http(settings: Settings, options: HttpOptions, args: argparse.Namespa
     }
     if args.workers == 1:
         app = build_http_app(build_server(settings), settings, options)
+        freeze_startup_heap()
         uvicorn.Server(uvicorn.Config(app, **common)).run(sockets=[listener])
         return
     # Workers are fresh processes (spawned): they get the settings, the sandbox's address included, and the

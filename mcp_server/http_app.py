@@ -24,7 +24,7 @@ from mcp_server.errors import ConfigError
 from mcp_server.http_auth import OPEN_PATHS, BearerTokenMiddleware, check_exposure, is_loopback
 from mcp_server.http_hosts import HostOriginMiddleware
 from mcp_server.logs import LOG_LEVEL_VAR, configure_logging
-from mcp_server.server import SessionReplayServer, build_server
+from mcp_server.server import SessionReplayServer, build_server, freeze_startup_heap
 from mcp_server.settings import ENV_VARS, Settings
 
 logger = logging.getLogger(__name__)
@@ -138,7 +138,9 @@ def create_app() -> ASGIApp:
     configure_logging(os.environ.get(LOG_LEVEL_VAR) or "INFO", with_pid=True)
     settings = Settings.from_env()
     check_exposure(settings, options.host, options.transport)  # the parent checked; a worker never runs looser
-    return build_http_app(build_server(settings), settings, options)
+    app = build_http_app(build_server(settings), settings, options)
+    freeze_startup_heap()
+    return app
 
 
 def _host_entry(extra: str) -> str:

@@ -321,6 +321,43 @@ async def test_read_session_export_records_the_session_in_the_index(
     assert [s["session_id"] for s in found.structured_content["sessions"]] == [first["session_id"]]
 
 
+async def test_follow_up_reads_write_the_index_once_and_a_new_link_again(
+    world: SandboxServer, url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    writes: list[str] = []
+    for name in ("indexed", "put", "update_exports_url"):
+        plain = getattr(Store, name)
+
+        def counted(self: Store, *args: Any, _plain: Any = plain, _name: str = name) -> Any:
+            writes.append(_name)
+            return _plain(self, *args)
+
+        monkeypatch.setattr(Store, name, counted)
+    settings = settings_for(world, url, tmp_path / "c")
+    async with connect(settings) as client:
+        listing = await client.call_tool("list_exports", {"limit": 3})
+        assert listing.structured_content is not None
+        first = listing.structured_content["sessions"][2]
+        await client.call_tool("read_session_export", {"url": first["url"]})
+        assert writes == ["indexed", "put"]
+        for focus in (None, "network", "errors"):
+            args = {"url": first["url"], **({"focus": focus} if focus else {})}
+            assert not (await client.call_tool("read_session_export", args)).is_error
+        assert writes == ["indexed", "put"]  # the same link, already recorded by this server
+        # Signed again (the cache's key leaves the signature out, so this is answered from the cache): the index
+        # must learn the new link, which is the one that works from now on.
+        resigned = first["url"].replace("X-Goog-Signature=", "X-Goog-Signature=0")
+        again = await client.call_tool("read_session_export", {"url": resigned})
+        assert again.structured_content is not None and again.structured_content["reading"]["from_cache"]
+        assert writes == ["indexed", "put", "indexed", "update_exports_url"]
+    store = Store(open_database(url, tmp_path))
+    try:
+        found = store.export_of(first["session_id"])
+    finally:
+        store.close()
+    assert found is not None and found[1].url == resigned
+
+
 # Every stored link expired, with a signature that no longer matches: a download of it would be refused. The
 # signature is not part of the export cache's key, so the cache still knows the file.
 EXPIRE_AND_SPOIL = (

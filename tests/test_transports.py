@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import shutil
 import socket
@@ -132,3 +133,23 @@ def test_dns_rebinding_protection_refuses_foreign_hosts_and_origins(http_server:
     assert foreign_origin.status_code == 403
     health = httpx2.get(f"{http_server}/health")
     assert health.json()["status"] == "ok"
+
+
+def test_a_stdio_server_serves_with_its_start_up_left_out_of_garbage_collection(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # What start-up made (modules, schemas, the server) is walked by no later full collection: one took about
+    # 60 ms of whichever tool call set it off.
+    import anyio
+
+    from mcp_server.__main__ import _serve_stdio
+    from mcp_server.settings import Settings
+
+    frozen: list[int] = []
+    monkeypatch.setattr(anyio, "run", lambda *_: frozen.append(gc.get_freeze_count()))
+    gc.unfreeze()
+    try:
+        _serve_stdio(Settings())
+    finally:
+        gc.unfreeze()
+    assert len(frozen) == 1 and frozen[0] > 10_000

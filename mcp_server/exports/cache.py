@@ -22,7 +22,8 @@ import threading
 import time
 import uuid
 import zlib
-from dataclasses import dataclass
+from collections import OrderedDict
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote_plus, urlsplit
@@ -38,6 +39,8 @@ logger = logging.getLogger(__name__)
 MANIFEST = "manifest.json"
 SUMMARY_ONLY_SUFFIX = ".summary.json"
 _PART_PREFIX = ".part-"  # a summary-only entry being written
+_DECODED_SUMMARIES = 8  # kept decoded in memory, each of at most:
+_DECODED_SUMMARY_BYTES = 256 << 10  # (typical summaries are tens of KB; the cap is SUMMARY_MAX_BYTES)
 _WALK_EVERY = 60.0  # seconds
 FORMAT_VERSION = 3  # 3: typed summary, compact rows, error groups, signed cursors
 # The query parameters that only sign or expire a URL, on the storage services LogRocket's exports are known to
@@ -99,6 +102,7 @@ class Entry:
     manifest: dict[str, Any]
     # The summary's bytes as read and checked against the manifest, so what is served is what was checked.
     summary_bytes: bytes | None = None
+    decoded: SessionSummary | None = field(default=None, compare=False)  # those bytes decoded (read-only)
 
     @property
     def summary_only(self) -> bool:
@@ -112,6 +116,8 @@ class Entry:
 
     def summary(self) -> SessionSummary:
         """The summary, from bytes that passed their checksum (CorruptEntry if they do not, or do not decode)."""
+        if self.decoded is not None:
+            return self.decoded
         raw = self.summary_bytes if self.summary_bytes is not None else checked_bytes(self, SUMMARY_FILE)
         try:
             return decode_summary(raw)
@@ -153,6 +159,10 @@ class ExportCache:
         self._added_since_walk = 0
         self._walked_at = 0.0
         self._upkeep = threading.RLock()
+        # The decoded summaries of the last entries served, so that a follow-up call on an export does not decode its
+        # summary again (a tenth of a listing call's time). Keyed by what changes with every build of an entry, and
+        # used only once the bytes read now passed their checksum: shared, so never to be changed.
+        self._summaries: OrderedDict[tuple[str, int, Any, Any], SessionSummary] = OrderedDict()
 
     @staticmethod
     def key(url: str) -> str:
@@ -191,8 +201,7 @@ class ExportCache:
             size, crc = manifest["files"][SUMMARY_FILE]
             if len(summary_bytes) != size or zlib.crc32(summary_bytes) != crc:
                 raise CorruptEntry(f"{SUMMARY_FILE} fails its checksum")
-            entry = Entry(path, manifest, summary_bytes)
-            entry.summary()
+            entry = self._decoded(Entry(path, manifest, summary_bytes))
         except (CorruptEntry, ValueError, KeyError, TypeError) as exc:
             self._discard(path, f"unusable ({exc})")
             return None
@@ -217,13 +226,28 @@ class ExportCache:
                 if (directory / name).stat().st_size != size:
                     raise CorruptEntry(f"{name} has the wrong size")
             entry = Entry(directory, manifest)
-            entry = Entry(directory, manifest, checked_bytes(entry, SUMMARY_FILE))
-            entry.summary()  # a summary that passes its checksum but does not parse is no better
+            # A summary that passes its checksum but does not parse is no better.
+            entry = self._decoded(Entry(directory, manifest, checked_bytes(entry, SUMMARY_FILE)))
         except (CorruptEntry, OSError, ValueError, KeyError, TypeError) as exc:
             self._discard(directory, f"unusable ({exc})")
             return None
         os.utime(manifest_path)  # last use, for eviction
         return entry
+
+    def _decoded(self, entry: Entry) -> Entry:
+        """``entry`` with its (checked) summary decoded: CorruptEntry if it does not decode."""
+        manifest = entry.manifest
+        key = (str(entry.directory), manifest["files"][SUMMARY_FILE][1], manifest.get("tag"), manifest.get("created"))
+        with self._upkeep:
+            summary = self._summaries.pop(key, None)
+        if summary is None:
+            summary = entry.summary()
+        if len(entry.summary_bytes or b"") <= _DECODED_SUMMARY_BYTES:
+            with self._upkeep:
+                self._summaries[key] = summary  # (back) at the end: the most recently used
+                while len(self._summaries) > _DECODED_SUMMARIES:
+                    self._summaries.popitem(last=False)
+        return Entry(entry.directory, manifest, entry.summary_bytes, summary)
 
     def verify(self, entry: Entry, name: str) -> None:
         """Check a file's CRC-32 before it is read, unless it passed and has not changed since; CorruptEntry if not."""

@@ -63,12 +63,17 @@ async def record_read(rt: Runtime, url: str, summary: SessionSummary) -> None:
         if app is None or read_was_interrupted(summary) is not None:
             return
         key, _ = export_key(url)
+        if rt.library.recorded(app, key, url):
+            return
         store = await rt.library.open()
         if await in_thread(store.indexed, app, [key]):
             await in_thread(store.update_exports_url, app, key, url, expiry_ms(url))
-            return
-        facts = facts_from_summary(summary, app=app, session_id=key, export=ExportRef(url, expiry_ms(url), None, None))
-        await in_thread(store.put, facts, now_ms())
+        else:
+            facts = facts_from_summary(
+                summary, app=app, session_id=key, export=ExportRef(url, expiry_ms(url), None, None)
+            )
+            await in_thread(store.put, facts, now_ms())
+        rt.library.remember_recorded(app, key, url)
     except (NoTimestamps, UserFacingError, OSError) as exc:
         logger.info("the session read was not added to the index: %s", exc)
     except Exception:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections import OrderedDict
 from pathlib import Path
 
 import anyio
@@ -12,6 +13,8 @@ from mcp_server.errors import ConfigError
 from mcp_server.library.db import database_errors, open_database
 from mcp_server.library.store import Store
 from mcp_server.settings import Settings
+
+_RECORDED = 1024  # sessions whose recording this process remembers
 
 
 def default_data_dir() -> Path:
@@ -34,6 +37,9 @@ class Library:
         self.settings = settings
         self._store: Store | None = None
         self._lock = threading.Lock()
+        # (app, session id) -> the export URL this process last recorded for it, so that follow-up reads of one export
+        # do not write the same row again (two thread hops and a commit per call).
+        self._recorded: OrderedDict[tuple[str, str], str] = OrderedDict()
 
     @property
     def store(self) -> Store:
@@ -57,7 +63,18 @@ class Library:
 
     async def open(self) -> Store:
         """``store`` from async code: opening may connect or migrate for seconds, so not on the event loop."""
-        return await anyio.to_thread.run_sync(lambda: self.store)
+        store = self._store
+        return store if store is not None else await anyio.to_thread.run_sync(lambda: self.store)
+
+    def recorded(self, app: str, session_id: str, url: str) -> bool:
+        """Whether this process already recorded ``url`` as the export of this session."""
+        return self._recorded.get((app, session_id)) == url
+
+    def remember_recorded(self, app: str, session_id: str, url: str) -> None:
+        self._recorded[(app, session_id)] = url
+        self._recorded.move_to_end((app, session_id))
+        while len(self._recorded) > _RECORDED:
+            self._recorded.popitem(last=False)
 
     def close(self) -> None:
         with self._lock:

@@ -17,7 +17,7 @@ from mcp_server.exports.reader import Opened, Page
 from mcp_server.exports.summary import SessionSummary
 from mcp_server.exports.urlinfo import inspect_export_url
 from mcp_server.render.markdown import code
-from mcp_server.results.base import MarkdownOnly, ToolResult
+from mcp_server.results.base import JsonObject, MarkdownOnly, ToolResult
 from mcp_server.results.session_markdown import digest_markdown, page_markdown
 from mcp_server.timeparse import iso
 
@@ -46,26 +46,26 @@ class Reading(BaseModel):
 
 
 class Digest(BaseModel):
-    user: dict[str, Any] | None = Field(description="user_id, name, email and traits, as identified.")
+    user: JsonObject | None = Field(description="user_id, name, email and traits, as identified.")
     started_at: str | None
     ended_at: str | None
     duration_ms: int | None
-    device: dict[str, Any]
+    device: JsonObject
     counts: dict[str, int] = Field(description="Events by kind (network_failed, console_error... are subsets).")
     other_types: dict[str, int] = Field(description="Events of unrecognised types, by type.")
-    pages: list[dict[str, Any]] = Field(description="Pages in order: offset_ms, href.")
-    errors: list[dict[str, Any]] = Field(description="Distinct errors: type, message, count, first_offset_ms, page.")
-    failed_requests: list[dict[str, Any]] = Field(description="offset_ms, method, url, status, duration_ms.")
-    console: list[dict[str, Any]] = Field(description="Console errors and warnings: level, message, count.")
-    custom_events: list[dict[str, Any]] = Field(description="offset_ms, name, properties.")
-    timeline: list[dict[str, Any]] = Field(description="The most important moments: offset_ms, kind, text.")
+    pages: list[JsonObject] = Field(description="Pages in order: offset_ms, href.")
+    errors: list[JsonObject] = Field(description="Distinct errors: type, message, count, first_offset_ms, page.")
+    failed_requests: list[JsonObject] = Field(description="offset_ms, method, url, status, duration_ms.")
+    console: list[JsonObject] = Field(description="Console errors and warnings: level, message, count.")
+    custom_events: list[JsonObject] = Field(description="offset_ms, name, properties.")
+    timeline: list[JsonObject] = Field(description="The most important moments: offset_ms, kind, text.")
     omitted: dict[str, int] = Field(description="Items beyond these lists, by list; use focus to get them.")
 
 
 class Listing(BaseModel):
     focus: str
     grouped: bool = Field(description="True when each item is one distinct error (focus errors without filters).")
-    items: list[dict[str, Any]] = Field(description="The items on this page (times as offsets from the start).")
+    items: list[JsonObject] = Field(description="The items on this page (times as offsets from the start).")
     first_number: int
     total: int | None = Field(description="Items of this kind in the session (unknown when filtered).")
     next_cursor: str | None = Field(description="Pass as cursor, with the same focus and filters, for the next page.")
@@ -76,31 +76,21 @@ class ReadSessionExportOutput(ToolResult):
     digest: Digest | None
     listing: Listing | None
     reading: Reading
-    # What the Markdown is written from: the export's URL (every "more" call names it), the answer's size, and
-    # the export's typed summary (a digest) or the listing page with the arguments that asked for it.
+    # What the Markdown is written from: the export's URL (every "more" call names it), the answer's size and the
+    # export's typed summary (a digest); a listing's Markdown is written with it (listing_result), since writing it is
+    # how the rows that fit are found.
     url: MarkdownOnly[str] = ""
     max_chars: MarkdownOnly[int] = DEFAULT_CHARS
     summary: MarkdownOnly[SessionSummary | None] = None
-    page: MarkdownOnly[Page | None] = None
-    call_arguments: MarkdownOnly[dict[str, Any] | None] = None
+    listing_markdown: MarkdownOnly[str | None] = None
 
     def render(self) -> str:
-        if self.page is None or self.listing is None:
-            assert self.summary is not None
-            return digest_markdown(
-                self.summary, self.url, self.session_id, self.max_chars, from_cache=self.reading.from_cache
-            )
-        arguments = self.call_arguments or {}
-        text, _ = page_markdown(
-            self.page,
-            url=self.url,
-            call_arguments=arguments,
-            filters_text=_filters_text(arguments.get("query"), arguments.get("start"), arguments.get("end")),
-            session_id=self.session_id,
-            max_chars=self.max_chars,
-            max_rows=len(self.listing.items),
+        if self.listing_markdown is not None:
+            return self.listing_markdown
+        assert self.summary is not None
+        return digest_markdown(
+            self.summary, self.url, self.session_id, self.max_chars, from_cache=self.reading.from_cache
         )
-        return text
 
 
 def digest_result(
@@ -127,7 +117,7 @@ def listing_result(
     """A listing page: the rows that fit ``max_chars`` are both what the Markdown shows and the items."""
     summary = page.opened.summary
     session_id = session_id or inspect_export_url(url).session_id or summary.session_id
-    _, shown = page_markdown(
+    markdown, shown = page_markdown(
         page,
         url=url,
         call_arguments=call_arguments,
@@ -153,8 +143,7 @@ def listing_result(
         reading=_reading(page.opened),
         url=url,
         max_chars=max_chars,
-        page=page,
-        call_arguments=call_arguments,
+        listing_markdown=markdown,
     )
 
 

@@ -380,10 +380,8 @@ def page_markdown(
     filters_text: str,
     session_id: str | None,
     max_chars: int,
-    max_rows: int | None = None,
 ) -> tuple[str, int]:
-    """The page's Markdown and how many of its rows it holds (the rest did not fit ``max_chars``, or
-    ``max_rows``: the number a first rendering found to fit, so a second one is the same text).
+    """The page's Markdown and how many of its rows it holds (the rest did not fit ``max_chars``).
 
     ``call_arguments`` are the arguments of the call that made the page (focus, query, start, end): the
     "more" call repeats them with the cursor that resumes after the last row shown.
@@ -404,7 +402,7 @@ def page_markdown(
     heads = page.kind.grouped_heads if page.grouped and page.kind.grouped_heads else page.kind.heads
     budget.add(table_head(list(heads)))
     count = 0
-    for row, _ in page.rows[:max_rows]:
+    for row, _ in page.rows:
         if not budget.add(row_markdown(row, start)):
             break
         count += 1

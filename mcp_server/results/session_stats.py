@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 from mcp_server.library.store import DAY_MS, GroupBy, SessionQuery, StatRow
 from mcp_server.render.budget import Budget
 from mcp_server.render.markdown import Markup, code, table_head, table_row
-from mcp_server.results.base import MarkdownOnly, ToolResult
+from mcp_server.results.base import JsonObject, MarkdownOnly, ToolResult
 from mcp_server.results.session_index import CoverageOut, call, coverage_markdown, filters_text, replay_url, who
 from mcp_server.timeparse import iso
 
@@ -17,7 +17,7 @@ MAX_CHARS = 24_000
 
 
 class StatGroup(BaseModel):
-    key: dict[str, Any] = Field(
+    key: JsonObject = Field(
         description="What the group is: errors {type, message}; requests {method, url_pattern, status (0: no "
         "response)}; pages {page}; events {event}; users {user_id, email, name}; days {day}."
     )
