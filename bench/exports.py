@@ -1,7 +1,7 @@
 """read_session_export on big and hostile exports, end to end through MCP, against baselines timed in the same run.
 
-    python bench/exports.py [--sizes 10,100,500] [--profiles small,standard] [--runs 1] [--no-hostile] [--budget 10]
-                            [--huge-count 100] [--huge-chars 1900000] [--bomb-mb 64] [--call-timeout 900]
+    python bench/exports.py [--sizes 10,100,500] [--profiles small,standard] [--session 3] [--runs 1] [--no-hostile]
+                            [--budget 10] [--huge-count 100] [--huge-chars 1900000] [--bomb-mb 64] [--call-timeout 900]
 
 The sandbox (its own process, on loopback) serves the exports, written to disk once under the temp directory
 so that serving them costs a file read, not the generator. Each measured read is made by a real server process
@@ -11,6 +11,9 @@ Line profiles (``--profiles``; the sandbox's ``profile=`` parameter), each at ea
 - small: ~240-byte SDK lines (console, paired network events with small bodies, navigation, custom events,
   exceptions), the common case of real exports;
 - standard: the sandbox's ~600-byte SDK lines (network events with full headers and bodies up to 4 KB).
+Both are made from one synthetic session of the demo app (``--session``, its position in the export listing):
+3, the default, is an ordinary one; 5 is a troubled one, with failed requests, some never answered: a request
+still waiting when a segment is merged sends the read back to one core (exports/segments.py).
 For each: baseline = read the same file from local disk line by line and orjson.loads every line (best of
 two, before the calls); download = fetch it from the sandbox and discard it (best of two: what the network
 part costs); tool = the first read_session_export call (download, parse, index, answer; with ``--runs N``, the
@@ -254,8 +257,15 @@ async def measure_profile(url: str, env: dict[str, str]) -> dict[str, float]:
 
 
 def run_profiles(
-    base: str, port: int, work: Path, profiles: list[str], sizes: list[int], repeat: int, verdicts: list[str]
+    base: str,
+    port: int,
+    work: Path,
+    profiles: list[str],
+    sizes: list[int],
+    args: argparse.Namespace,
+    verdicts: list[str],
 ) -> None:
+    repeat = args.runs
     print(
         f"{'profile':>8} {'size':>6} {'B/line':>6} {'baseline':>9} {'tool':>9} {'ratio':>6} {'download':>9} "
         f"{'dl/base':>7} {'1st call':>9} {'1st-dl':>7} {'mem growth':>10} {'follow-up':>9} {'share':>6} "
@@ -263,7 +273,7 @@ def run_profiles(
     )
     for profile in profiles:
         for mb in sizes:
-            url = export_url(base, f"profile={profile}&bytes={mb * MB}")
+            url = export_url(base, f"profile={profile}&bytes={mb * MB}", index=args.session)
             local = work / f"{profile}-{mb}.jsonl"
             size, lines = download(url, local)  # the first fetch also makes the sandbox write the file once
             dl_s = download_time(url)
@@ -465,6 +475,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--sizes", default="10,100,500", help="export sizes in MB, comma-separated ('' for none)")
     parser.add_argument("--profiles", default="small,standard", help="line profiles: small, standard")
+    parser.add_argument("--session", type=int, default=3, help="the demo app's export the profiles are made from")
     parser.add_argument("--runs", type=int, default=1, help="first calls per export (the median is shown)")
     parser.add_argument("--no-hostile", dest="hostile", action="store_false", help="skip the hostile profile")
     parser.add_argument("--budget", type=float, default=10.0, help="export time budget of the hostile reads (s)")
@@ -481,7 +492,7 @@ def main() -> None:
     try:
         verdicts: list[str] = []
         if sizes and profiles:
-            run_profiles(base, port, work, profiles, sizes, args.runs, verdicts)
+            run_profiles(base, port, work, profiles, sizes, args, verdicts)
         if args.hostile:
             run_hostile(base, port, work, args, verdicts)
         print("\ntargets (issue 10):")
