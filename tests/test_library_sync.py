@@ -12,6 +12,7 @@ from typing import Any, cast
 
 import anyio
 import pytest
+from mcp import Client
 
 from mcp_server.adapters.logrocket import ExportPage, LogRocketClient
 from mcp_server.errors import ConfigError
@@ -307,14 +308,19 @@ async def test_read_session_export_by_session_id_through_the_index(
         assert both.is_error and "exactly one" in text_of(both)
 
 
+async def third_listed(client: Client) -> dict[str, Any]:
+    """The third export list_exports lists: its session_id and url."""
+    listing = await client.call_tool("list_exports", {"limit": 3})
+    assert listing.structured_content is not None
+    return dict(listing.structured_content["sessions"][2])
+
+
 async def test_read_session_export_records_the_session_in_the_index(
     world: SandboxServer, url: str, tmp_path: Path
 ) -> None:
     settings = settings_for(world, url, tmp_path / "c")
     async with connect(settings) as client:
-        listing = await client.call_tool("list_exports", {"limit": 3})
-        assert listing.structured_content is not None
-        first = listing.structured_content["sessions"][2]
+        first = await third_listed(client)
         await client.call_tool("read_session_export", {"url": first["url"]})
         found = await client.call_tool("find_sessions", {})
     assert found.structured_content is not None
@@ -335,9 +341,7 @@ async def test_follow_up_reads_write_the_index_once_and_a_new_link_again(
         monkeypatch.setattr(Store, name, counted)
     settings = settings_for(world, url, tmp_path / "c")
     async with connect(settings) as client:
-        listing = await client.call_tool("list_exports", {"limit": 3})
-        assert listing.structured_content is not None
-        first = listing.structured_content["sessions"][2]
+        first = await third_listed(client)
         await client.call_tool("read_session_export", {"url": first["url"]})
         assert writes == ["indexed", "put"]
         for focus in (None, "network", "errors"):

@@ -19,7 +19,7 @@ MarkdownOnly = Annotated[T, SkipJsonSchema(), Field(exclude=True)]
 
 # A JSON object of any keys. Pydantic writes ``dict[str, Any]`` as ``{type: object, additionalProperties: true}``,
 # which means the same, but a Python client then walks every key of every object on every result it validates (a
-# listing's 200 rows: half the validation of a follow-up call).
+# listing's 200 rows: over a third of the client's validation of a follow-up call).
 JsonObject = Annotated[dict[str, Any], WithJsonSchema({"type": "object"})]
 
 # A moment, kept as a datetime for the Markdown to reason about, written in the structured content as this
