@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from hypothesis import example, given
+from hypothesis import strategies as st
+
 from mcp_server.redact import REDACTED, Redactor
 from mcp_server.render.budget import Budget
-from mcp_server.render.markdown import code, plain, table
+from mcp_server.render.markdown import code, code_span, plain, table
 from mcp_server.text import clean_text, truncate
 
 
@@ -46,3 +49,18 @@ def test_a_redactor_passed_to_truncate_runs_before_the_cut() -> None:
     limit = text.index(key) + 26  # the cut would leave a piece of the key too short to be recognised later
     assert Redactor([key])(truncate(text, limit)) == truncate(text, limit)  # the piece alone is not found
     assert truncate(text, limit, Redactor([key])) == f"upstream said: bad key {REDACTED} (check it)"
+
+
+@given(
+    value=st.text(st.characters(codec="ascii"), max_size=40) | st.text(max_size=40),
+    limit=st.sampled_from([None, 5, 20, 200]),
+)
+@example(value=" padded", limit=None)
+@example(value="padded ", limit=None)
+@example(value="two  spaces", limit=None)
+@example(value="tick`s", limit=None)
+@example(value="exactly five", limit=12)
+@example(value="", limit=None)
+def test_a_code_span_is_the_same_by_its_shortcut_as_by_the_general_path(value: str, limit: int | None) -> None:
+    # code() answers most recorded values without cleaning them first; it must make exactly what cleaning would.
+    assert code(value, limit) == code_span(value, limit)

@@ -56,6 +56,23 @@ def as_text(value: object) -> str:
 
 def code(value: object, limit: int | None = 200) -> Markup:
     """An inline code span holding ``value`` verbatim (on one line), whatever backticks it contains."""
+    if (
+        type(value) is str
+        and value
+        and (limit is None or len(value) <= limit)
+        and value.isascii()
+        and value.isprintable()
+        and "`" not in value
+        and "  " not in value
+        and value[0] != " "
+        and value[-1] != " "
+    ):
+        return Markup(f"`{value}`")  # most recorded values: what code_span makes of them, sooner
+    return code_span(value, limit)
+
+
+def code_span(value: object, limit: int | None = 200) -> Markup:
+    """``code`` for any value: cleaned to one line, shortened, fenced by more backticks than it holds."""
     text = _line(as_text(value), limit)
     if not text:
         return Markup("` `")

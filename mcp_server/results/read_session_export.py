@@ -6,6 +6,7 @@ structured content is its bounded view: lists capped, long strings cut, times as
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import msgspec
@@ -192,14 +193,30 @@ def _cut(value: Any) -> Any:
 def _structured_row(row: Row, summary: SessionSummary) -> dict[str, Any]:
     """A listing row as structured output: its fields, with times as offsets from the session start."""
     out: dict[str, Any] = {}
-    for name, value in msgspec.structs.asdict(row).items():
-        if name == "t":
-            out["offset_ms"] = summary.offset(value)
-        elif name.endswith("_t"):
-            out[name.removesuffix("_t") + "_offset_ms"] = summary.offset(value)
+    for name, key, is_time in _row_fields(type(row)):
+        value = getattr(row, name)
+        if is_time:
+            out[key] = summary.offset(value)
+        elif type(value) is str:
+            out[key] = value if len(value) <= _STRUCTURED_TEXT else value[:_STRUCTURED_TEXT] + "…"
         else:
-            out[name] = _cut(value)
+            out[key] = _cut(value)
     return out
+
+
+@functools.cache
+def _row_fields(row_type: type[Row]) -> tuple[tuple[str, str, bool], ...]:
+    """(field, key in the structured row, whether it is a time) for each field of a row type, in order."""
+    fields = []
+    for field in msgspec.structs.fields(row_type):
+        name = field.name
+        if name == "t":
+            fields.append((name, "offset_ms", True))
+        elif name.endswith("_t"):
+            fields.append((name, name.removesuffix("_t") + "_offset_ms", True))
+        else:
+            fields.append((name, name, False))
+    return tuple(fields)
 
 
 def _digest(summary: SessionSummary) -> Digest:
