@@ -300,6 +300,21 @@ async def test_the_byte_cap_is_said_plainly(settings: Settings, sandbox: Sandbox
     assert "**Stopped at the 19.5 KB read cap** (SESSION_REPLAY_MCP_EXPORT_MAX_BYTES)" in text
 
 
+async def test_a_listing_of_an_export_read_in_part_says_so_where_it_ends(
+    settings: Settings, sandbox: SandboxServer
+) -> None:
+    capped = settings.with_overrides(export_max_bytes=20_000)
+    async with connect(capped) as client:
+        url = await export_url(client, troubled(sandbox, "acme/web"))
+        text, data = await read(client, url=url, focus="network")
+    async with connect(settings) as client:
+        whole, _ = await read(client, url=url, focus="network")
+    assert data["reading"]["complete"] is False and data["listing"]["items"]
+    ending = text[text.index("**End of this list.**") :]
+    assert "**Stopped at the 19.5 KB read cap** (SESSION_REPLAY_MCP_EXPORT_MAX_BYTES)" in ending
+    assert "Reading:" not in whole  # a list of a whole export needs no such note
+
+
 async def test_the_key_never_reaches_the_export_host(settings: Settings, sandbox: SandboxServer) -> None:
     async with connect(settings) as client:
         await read(client, url=await export_url(client, 3))

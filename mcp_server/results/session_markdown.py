@@ -394,7 +394,15 @@ def page_markdown(
 
     call_room = len(next_call(None)) + 40
     hint = _group_hint(page, url) if page.grouped and page.rows else ""
-    budget = Budget(max_chars, reserve=call_room + len(hint) + 300)
+    summary = page.opened.summary
+    # A list of an export read only in part, or of a listing kept only in part, says so where it ends: else
+    # "End of this list" would read as the whole session's.
+    caveat = (
+        reading_notes(summary, from_cache=page.opened.from_cache)
+        if not summary.reading.complete or summary.items_dropped
+        else ""
+    )
+    budget = Budget(max_chars, reserve=call_room + len(hint) + len(caveat) + 300)
     where = f" in session {code(session_id, 80)}" if session_id else ""
     title = "Distinct errors" if page.grouped else page.kind.title
     budget.add(f"# {title}{where}{filters_text}")
@@ -419,6 +427,8 @@ def page_markdown(
         lines.append(f"**More:** call {code(next_call(position), None)} for the next page.")
     else:
         lines.append("**End of this list.**")
+    if caveat:
+        lines.append(caveat)
     if hint:
         lines.append(hint)
     return budget.close("\n" + "\n".join(lines)), count
