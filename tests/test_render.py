@@ -59,7 +59,7 @@ def test_a_redactor_passed_to_truncate_runs_before_the_cut() -> None:
 @example(value="padded ", limit=None)
 @example(value="two  spaces", limit=None)
 @example(value="tick`s", limit=None)
-@example(value="exactly five", limit=12)
+@example(value="at the limit", limit=12)
 @example(value="", limit=None)
 def test_a_code_span_is_the_same_by_its_shortcut_as_by_the_general_path(value: str, limit: int | None) -> None:
     # code() answers most recorded values without cleaning them first; it must make exactly what cleaning would.

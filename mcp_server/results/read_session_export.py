@@ -195,12 +195,7 @@ def _structured_row(row: Row, summary: SessionSummary) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name, key, is_time in _row_fields(type(row)):
         value = getattr(row, name)
-        if is_time:
-            out[key] = summary.offset(value)
-        elif type(value) is str:
-            out[key] = value if len(value) <= _STRUCTURED_TEXT else value[:_STRUCTURED_TEXT] + "…"
-        else:
-            out[key] = _cut(value)
+        out[key] = summary.offset(value) if is_time else _cut(value)
     return out
 
 

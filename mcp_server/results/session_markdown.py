@@ -387,14 +387,14 @@ def page_markdown(
     ``call_arguments`` are the arguments of the call that made the page (focus, query, start, end): the
     "more" call repeats them with the cursor that resumes after the last row shown.
     """
-    start = page.opened.summary.first_ms
+    summary = page.opened.summary
+    start = summary.first_ms
 
     def next_call(after: Any) -> str:
         return call(url, **call_arguments, cursor=page.cursor(after))
 
     call_room = len(next_call(None)) + 40
     hint = _group_hint(page, url) if page.grouped and page.rows else ""
-    summary = page.opened.summary
     # A list of an export read only in part, or of a listing kept only in part, says so where it ends: else
     # "End of this list" would read as the whole session's.
     caveat = (
